@@ -1,0 +1,40 @@
+"""The programmatic API behind the command line and the notebook check()."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import Course, load_course
+from .errors import UsageError
+from .notebook.collect import collect
+from .results import UnitResult
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when available, else 'cpu'; reject cuda without a GPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda was asked for, but torch sees no CUDA device", "use --device cpu or auto")
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device {device!r}", "use cpu, cuda or auto")
+    return device
+
+
+def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None = None,
+               exercises: list[str] | None = None, device: str = "auto") -> UnitResult:
+    """Check a student's work for a unit (default folder: exercises/<unit>/)."""
+    from .checking import check_submission
+    from .runner.local import LocalLauncher, LocalPolicy
+
+    course = course or load_course()
+    unit = course.unit(unit_id)
+    for name in exercises or []:
+        unit.exercise(name)
+    target = path or course.exercises_dir / unit.id
+    if not target.exists():
+        raise UsageError(f"{target} does not exist", "give the notebook or folder with --path")
+    submission = collect(target)
+    launcher = LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb))
+    return check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)

@@ -1,0 +1,177 @@
+"""Check one student's code for a unit: run it in a worker, compare in this process.
+
+The worker gets the inputs and returns its outputs as plain data. Expected
+values, references and known mistakes are computed here and never sent.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .compare.tensors import compare_tree, matches
+from .config import Course, Unit
+from .errors import GraderFailure
+from .notebook.collect import Submission
+from .results import CheckResult, ExerciseResult, UnitResult
+from .runner import wire
+from .runner.sandbox_api import Launcher
+from .runner.session import Session
+from .spec.loader import UnitSpec, load_unit_spec
+from .spec.model import Case, Exercise
+
+
+@dataclass
+class PlannedCase:
+    exercise: Exercise
+    case: Case
+    seed: int
+    inputs: Any  # as the worker will see them (after a wire round trip)
+    expected: Any
+
+
+def case_seed(unit: str, exercise: str, index: int) -> int:
+    """A stable seed for one case, independent of Python's hash randomisation."""
+    digest = hashlib.sha256(f"{unit}/{exercise}/{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def check_submission(course: Course, unit: Unit, submission: Submission, *, launcher: Launcher,
+                     device: str = "cpu", only: list[str] | None = None, slot: int = 0) -> UnitResult:
+    """Run every check of the unit (or of the exercises in `only`) on a submission."""
+    cells = [{"source": c.source, "origin": c.origin} for c in submission.cells]
+    session = Session(launcher, cells, cell_timeout=course.limits.check_timeout, slot=slot)
+    session.start()  # the worker imports torch while we plan
+    try:
+        from .api import resolve_device
+
+        device = resolve_device(device)
+        spec = load_unit_spec(course, unit)
+        plan = plan_cases(course, unit, spec, device, only)
+        result = UnitResult(unit=unit.id, device=device, notes=list(submission.problems))
+        if not submission.cells:
+            result.notes.append("no code found: put your notebooks or .py files in the unit's folder")
+        session.load()
+        result.notes.extend(f"{c.origin}: {c.error}" for c in session.cell_reports if c.error)
+        for name in plan:
+            config = unit.exercise(name)
+            result.exercises[name] = _run_exercise(course, spec, plan[name], config.points, session, device)
+        return result
+    finally:
+        session.close()
+
+
+def plan_cases(course: Course, unit: Unit, spec: UnitSpec, device: str,
+               only: list[str] | None) -> dict[str, list[PlannedCase]]:
+    """Build every case with its inputs and expected output (trusted side)."""
+    from . import drivers
+
+    names = only or [e.name for e in unit.exercises]
+    plan: dict[str, list[PlannedCase]] = {}
+    for name in names:
+        exercise = spec.exercises[name]
+        rng = np.random.default_rng(case_seed(unit.id, name, -1))
+        planned = []
+        for index, case in enumerate(exercise.cases(rng)):
+            seed = case_seed(unit.id, name, index)
+            inputs = wire.decode(wire.encode(case.inputs))
+            ctx = drivers.DriverContext(device=device, seed=seed)
+            try:
+                expected = _reference_output(case, inputs, spec.reference, ctx)
+            except Exception as exc:  # noqa: BLE001
+                raise GraderFailure(f"the reference for {name} failed on check '{case.name}': {exc!r}") from exc
+            planned.append(PlannedCase(exercise, case, seed, inputs, expected))
+        plan[name] = planned
+    return plan
+
+
+def _reference_output(case: Case, inputs: Any, namespace: dict, ctx: Any) -> Any:
+    import torch
+
+    from . import drivers
+
+    torch.manual_seed(ctx.seed)
+    if case.oracle is not None:
+        out = case.oracle(inputs, ctx)
+    else:
+        out = drivers.get(case.driver)(namespace, inputs, ctx)
+    return wire.decode(wire.encode(drivers.to_plain(out)))
+
+
+def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], points: float,
+                  session: Session, device: str) -> ExerciseResult:
+    exercise = cases[0].exercise if cases else None
+    result = ExerciseResult(name=exercise.name if exercise else "", max_score=points)
+    if exercise is None:
+        return result
+    missing = [n for n in exercise.entry if n not in session.names]
+    if missing:
+        which = ", ".join(f"`{n}`" for n in missing)
+        result.error = f"{which} is not defined in your notebooks or .py files"
+        result.checks = [CheckResult(p.case.name, False, f"not run: {result.error}", p.case.weight) for p in cases]
+        return result
+    for planned in cases:
+        result.checks.append(_run_case(course, spec, planned, session, device))
+    return result
+
+
+def _run_case(course: Course, spec: UnitSpec, planned: PlannedCase, session: Session, device: str) -> CheckResult:
+    case, exercise = planned.case, planned.exercise
+    timeout = case.timeout or course.limits.check_timeout
+    run = session.run({"case": case.name, "driver": case.driver, "inputs": planned.inputs,
+                       "forbidden": list(exercise.forbidden), "device": device, "seed": planned.seed}, timeout)
+
+    def fail(message: str, hint: str | None = None) -> CheckResult:
+        text = f"{message}. Hint: {hint}" if hint else message
+        return CheckResult(case.name, False, text, case.weight, hint)
+
+    if run.forbidden_used:
+        used = ", ".join(f"`{n}`" for n in run.forbidden_used)
+        extra = f"; {exercise.forbidden_hint}" if exercise.forbidden_hint else ""
+        return fail(f"uses {used}, which this exercise does not allow{extra}")
+    if run.error is not None:
+        return fail(_error_message(run.error))
+    tolerance = _tolerance(course, case)
+    verdict = compare_tree(run.output, planned.expected, tolerance, names=exercise.outputs)
+    if verdict.passed:
+        return CheckResult(case.name, True, "passed", case.weight)
+    return fail(verdict.message, _recognise(spec, planned, run.output, tolerance, device))
+
+
+def _error_message(error: dict) -> str:
+    kind, message = error.get("kind"), str(error.get("message", ""))
+    if kind == "raised":
+        return f"raised {message}"
+    return message
+
+
+def _tolerance(course: Course, case: Case):  # noqa: ANN202
+    def tolerance(dtype: str) -> tuple[float, float]:
+        default = course.tolerance(dtype if dtype in course.tolerances else "float64")
+        rtol = default.rtol if case.rtol is None else case.rtol
+        atol = default.atol if case.atol is None else case.atol
+        return rtol, atol
+
+    return tolerance
+
+
+def _recognise(spec: UnitSpec, planned: PlannedCase, actual: Any, tolerance: Any, device: str) -> str | None:
+    """Return the hint of the first known mistake whose output the student's matches."""
+    from . import drivers
+
+    for mistake in planned.exercise.mistakes:
+        namespace = {**spec.reference, **mistake.replace}
+        ctx = drivers.DriverContext(device=device, seed=planned.seed)
+        try:
+            import torch
+
+            torch.manual_seed(planned.seed)
+            out = drivers.get(planned.case.driver)(namespace, planned.inputs, ctx)
+            wrong = wire.decode(wire.encode(drivers.to_plain(out)))
+        except Exception:  # noqa: BLE001  (a mistake may well crash on some inputs)
+            continue
+        if matches(actual, wrong, tolerance):
+            return mistake.hint
+    return None

@@ -1,0 +1,99 @@
+"""The `grader` command: a thin layer over grader.api."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import GraderError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description="Check and grade deep-learning exercises and quizzes.")
+    parser.add_argument("--course", type=Path, help="folder holding course.toml (default: found from the current folder)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="show units, exercises and points")
+    p.add_argument("unit", nargs="?", help="show only this unit")
+
+    p = sub.add_parser("check", help="check your work for a unit")
+    p.add_argument("unit")
+    p.add_argument("exercises", nargs="*", help="only these exercises")
+    p.add_argument("--path", type=Path, help="a notebook, .py file or folder to check instead of exercises/<unit>/")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("-v", "--verbose", action="store_true", help="also list the checks that passed")
+
+    _add_optional(sub)
+    return parser
+
+
+def _add_optional(sub: argparse._SubParsersAction) -> None:
+    """Subcommands from parts that may be absent in a trimmed install."""
+    for module in ("grader.batch_cli", "grader.quiz.cli"):
+        try:
+            mod = __import__(module, fromlist=["add_subcommands"])
+        except ImportError:
+            continue
+        mod.add_subcommands(sub)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return _dispatch(args)
+    except GraderError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from .config import load_course
+
+    course = load_course(args.course)
+    if args.command == "list":
+        return _list(course, args.unit)
+    if args.command == "check":
+        return _check(course, args)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        raise GraderError(f"unknown command {args.command}")
+    return handler(args, course)
+
+
+def _list(course, unit_id: str | None) -> int:  # noqa: ANN001
+    units = [course.unit(unit_id)] if unit_id else course.units
+    for unit in units:
+        total = sum(e.points for e in unit.exercises)
+        print(f"{unit.id}  {unit.title}  ({total:g} points)")
+        for ex in unit.exercises:
+            print(f"  {ex.name:<28} {ex.points:g}")
+        if unit.quiz:
+            mode = "practice" if unit.quiz.practice else "graded"
+            print(f"  {'quiz (' + mode + ')':<28} {unit.quiz.points:g}")
+    return 0
+
+
+def _check(course, args: argparse.Namespace) -> int:  # noqa: ANN001
+    from .api import check_unit
+    from .report.text import render_unit
+
+    result = check_unit(args.unit, path=args.path, course=course, exercises=args.exercises or None,
+                        device=args.device)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        sys.stdout.write(render_unit(result, color=sys.stdout.isatty(), verbose=args.verbose))
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

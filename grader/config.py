@@ -1,0 +1,176 @@
+"""Reading course.toml: the course, its units, exercises, tolerances and limits."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError, unknown
+
+SCHEMA_VERSION = 1
+COURSE_FILE = "course.toml"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    check_timeout: float = 10.0
+    load_timeout: float = 30.0
+    memory_mb: int = 4096
+
+
+@dataclass(frozen=True)
+class ExerciseConfig:
+    name: str
+    points: float
+
+
+@dataclass(frozen=True)
+class QuizConfig:
+    points: float = 10.0
+    practice: bool = False
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    title: str
+    exercises: tuple[ExerciseConfig, ...]
+    quiz: QuizConfig | None = None
+
+    def exercise(self, name: str) -> ExerciseConfig:
+        """Return the named exercise or raise a helpful UsageError."""
+        for ex in self.exercises:
+            if ex.name == name:
+                return ex
+        names = [e.name for e in self.exercises]
+        raise unknown(f"exercise in {self.id}", name, names, f"try `grader list {self.id}`")
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    name: str
+    salt: str
+    units: tuple[Unit, ...]
+    tolerances: dict[str, Tolerance] = field(default_factory=dict)
+    limits: Limits = Limits()
+
+    def unit(self, unit_id: str) -> Unit:
+        """Return the unit with this id or raise a helpful UsageError."""
+        for unit in self.units:
+            if unit.id == unit_id:
+                return unit
+        raise unknown("unit", unit_id, [u.id for u in self.units], "try `grader list`")
+
+    def tolerance(self, dtype: str) -> Tolerance:
+        """Default tolerance for a dtype name such as 'float32'."""
+        return self.tolerances.get(dtype, Tolerance(rtol=0.0, atol=0.0))
+
+    @property
+    def solutions_dir(self) -> Path:
+        return self.root / "solutions"
+
+    @property
+    def exercises_dir(self) -> Path:
+        return self.root / "exercises"
+
+
+def find_course_root(start: Path | None = None) -> Path:
+    """Find the folder holding course.toml: $GRADER_COURSE, else upwards from start."""
+    env = os.environ.get("GRADER_COURSE")
+    if env:
+        root = Path(env)
+        if not (root / COURSE_FILE).is_file():
+            raise ConfigError(f"GRADER_COURSE={env} holds no {COURSE_FILE}")
+        return root.resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / COURSE_FILE).is_file():
+            return folder
+    raise ConfigError(
+        f"no {COURSE_FILE} in {here} or any folder above it",
+        "run grader inside the course folder, or set GRADER_COURSE",
+    )
+
+
+def load_course(root: Path | None = None) -> Course:
+    """Load and validate course.toml from root (found automatically when None)."""
+    root = root.resolve() if root else find_course_root()
+    path = root / COURSE_FILE
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    return _parse(root, data, path)
+
+
+def _parse(root: Path, data: dict, path: Path) -> Course:
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ConfigError(
+            f"{path}: schema_version is {version!r}; this grader reads version {SCHEMA_VERSION}",
+            "upgrade the grader or fix schema_version",
+        )
+    course = _table(data, "course", path)
+    units = tuple(_unit(u, path) for u in _list(data, "units", path))
+    ids = [u.id for u in units]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{path}: unit ids are not unique: {ids}")
+    tolerances = {
+        dtype: Tolerance(rtol=float(t["rtol"]), atol=float(t["atol"]))
+        for dtype, t in data.get("tolerances", {}).items()
+    }
+    lim = data.get("limits", {})
+    limits = Limits(
+        check_timeout=float(lim.get("check_timeout", Limits.check_timeout)),
+        load_timeout=float(lim.get("load_timeout", Limits.load_timeout)),
+        memory_mb=int(lim.get("memory_mb", Limits.memory_mb)),
+    )
+    return Course(
+        root=root,
+        name=str(course.get("name", root.name)),
+        salt=str(course.get("salt", "")),
+        units=units,
+        tolerances=tolerances,
+        limits=limits,
+    )
+
+
+def _unit(raw: dict, path: Path) -> Unit:
+    if "id" not in raw:
+        raise ConfigError(f"{path}: a [[units]] entry has no id")
+    exercises = []
+    for ex in raw.get("exercises", []):
+        if "name" not in ex:
+            raise ConfigError(f"{path}: an exercise of {raw['id']} has no name")
+        exercises.append(ExerciseConfig(name=str(ex["name"]), points=float(ex.get("points", 1))))
+    quiz = raw.get("quiz")
+    return Unit(
+        id=str(raw["id"]),
+        title=str(raw.get("title", raw["id"])),
+        exercises=tuple(exercises),
+        quiz=QuizConfig(float(quiz.get("points", 10)), bool(quiz.get("practice", False))) if quiz else None,
+    )
+
+
+def _table(data: dict, key: str, path: Path) -> dict:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: missing [{key}] table")
+    return value
+
+
+def _list(data: dict, key: str, path: Path) -> list:
+    value = data.get(key)
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{path}: missing [[{key}]] entries")
+    return value

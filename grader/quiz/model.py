@@ -1,0 +1,246 @@
+"""Plain dataclasses for quizzes: bank specs, per-student variants and results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import sympy
+
+from grader.quiz.expr import Node
+
+KINDS = ("choice", "multi", "integer", "numeric", "shape", "symbolic")
+SCHEMA_VERSION = 1
+
+
+class QuizError(Exception):
+    """A quiz problem the user can fix; carries an exit code and an optional hint."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\nhint: {self.hint}" if self.hint else self.message
+
+
+class BankError(QuizError):
+    """A question bank that is malformed (an instructor's mistake)."""
+
+
+class AnswersError(QuizError):
+    """An answers.toml that cannot be read."""
+
+
+# --------------------------------------------------------------------------
+# Bank: what the instructor wrote
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A parameter drawn per student: integers, a rational grid, or a list of values."""
+
+    name: str
+    values: tuple[Fraction, ...] = ()       # for "choice"
+    low: Fraction = Fraction(0)             # for "int" and "range"
+    high: Fraction = Fraction(0)
+    step: Fraction = Fraction(1)
+    exclude: tuple[Fraction, ...] = ()
+
+    @property
+    def is_choice(self) -> bool:
+        """True when the parameter is drawn from an explicit list of values."""
+        return bool(self.values)
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """An option of a choice/multi question; ``correct`` is a bool or a formula in the params."""
+
+    text: str
+    correct: bool | Node
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class MistakeSpec:
+    """A recognised wrong answer (a formula in the params) and the hint it earns."""
+
+    answer: Node
+    hint: str
+
+
+@dataclass(frozen=True)
+class QuestionSpec:
+    """One question as written in the bank."""
+
+    id: str
+    kind: str
+    prompt: str
+    points: float = 1.0
+    params: tuple[ParamSpec, ...] = ()
+    derived: tuple[tuple[str, Node], ...] = ()
+    constraints: tuple[tuple[str, Node], ...] = ()
+    answer: Node | tuple[Node, ...] | None = None
+    options: tuple[OptionSpec, ...] = ()
+    variables: tuple[tuple[str, float, float], ...] = ()  # name, sampling low, high
+    rtol: float = 1e-3
+    atol: float = 1e-6
+    shuffle: bool = True
+    explain: str = ""
+    mistakes: tuple[MistakeSpec, ...] = ()
+
+    @property
+    def parameterized(self) -> bool:
+        """True when the question differs between students (beyond option order)."""
+        return bool(self.params)
+
+
+@dataclass(frozen=True)
+class Bank:
+    """A unit's question bank."""
+
+    unit: str
+    title: str
+    questions: tuple[QuestionSpec, ...]
+    path: Path | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def question(self, qid: str) -> QuestionSpec:
+        """Return the question with id ``qid``."""
+        for q in self.questions:
+            if q.id == qid:
+                return q
+        raise KeyError(qid)
+
+
+# --------------------------------------------------------------------------
+# Variant: one student's instance of a bank
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    """A shown option: ``id`` is the letter the student writes (after shuffling)."""
+
+    id: str
+    text: str
+    correct: bool
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of a variant, with its parameters and derived answer key."""
+
+    spec: QuestionSpec
+    prompt: str
+    params: dict[str, sympy.Expr]
+    options: tuple[Option, ...] = ()
+    answer: Any = None            # in the form a student writes it
+    exact: Any = None             # sympy value(s) the answer came from
+    mistakes: tuple[tuple[Any, str], ...] = ()  # (value, hint)
+
+    @property
+    def id(self) -> str:
+        """The question id."""
+        return self.spec.id
+
+    @property
+    def kind(self) -> str:
+        """The question kind."""
+        return self.spec.kind
+
+    @property
+    def points(self) -> float:
+        """Points for a fully correct answer."""
+        return self.spec.points
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A student's quiz: questions with drawn parameters, shuffled options, and keys."""
+
+    unit: str
+    student: str
+    title: str
+    questions: tuple[Question, ...]
+
+    def question(self, qid: str) -> Question:
+        """Return the question with id ``qid``."""
+        for q in self.questions:
+            if q.id == qid:
+                return q
+        raise KeyError(qid)
+
+
+# --------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------
+
+STATUSES = ("ok", "missing", "format_error", "unknown", "correct", "partial", "incorrect",
+            "undecided")
+
+
+@dataclass
+class QuestionResult:
+    """The verdict on one answer: status, score out of max_score, and a message for the student."""
+
+    question_id: str
+    status: str
+    message: str
+    score: float = 0.0
+    max_score: float = 0.0
+
+    @property
+    def is_error(self) -> bool:
+        """True when the answer is missing or malformed."""
+        return self.status in ("missing", "format_error")
+
+    def to_json(self) -> dict[str, Any]:
+        """The per-question entry of ``QuizResult.to_json``."""
+        return {"score": self.score, "max_score": self.max_score, "message": self.message}
+
+
+@dataclass
+class QuizResult:
+    """All of a student's question results for one unit."""
+
+    unit: str
+    student: str
+    questions: list[QuestionResult] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """Total score."""
+        return round(sum(q.score for q in self.questions), 6)
+
+    @property
+    def max_score(self) -> float:
+        """Total available points."""
+        return round(sum(q.max_score for q in self.questions), 6)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"score", "max_score", "questions": {qid: {"score", "max_score", "message"}}}``."""
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "questions": {q.question_id: q.to_json() for q in self.questions},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, unit: str = "", student: str = "") -> "QuizResult":
+        """Rebuild a result from ``to_json`` output (for example, from the gradebook)."""
+        questions = []
+        for qid, q in data.get("questions", {}).items():
+            score, max_score = float(q.get("score", 0)), float(q.get("max_score", 0))
+            status = "correct" if max_score and score >= max_score else (
+                "partial" if score > 0 else "incorrect")
+            questions.append(QuestionResult(qid, status, str(q.get("message", "")), score, max_score))
+        return cls(unit=unit, student=student, questions=questions)

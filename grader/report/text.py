@@ -1,0 +1,52 @@
+"""Render results for a terminal: plain text, optional colour, fixed width."""
+from __future__ import annotations
+
+import textwrap
+
+from ..results import ExerciseResult, UnitResult
+
+GREEN, RED, DIM, BOLD, RESET = "\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
+
+
+def _fmt(points: float) -> str:
+    return f"{points:g}"
+
+
+def render_unit(result: UnitResult, *, color: bool = False, width: int = 88, verbose: bool = False) -> str:
+    """A report a student can act on: one line per exercise, details for failures."""
+    def paint(code: str, text: str) -> str:
+        return f"{code}{text}{RESET}" if color else text
+
+    lines = [paint(BOLD, f"{result.unit}: {_fmt(result.score)} / {_fmt(result.max_score)} points")
+             + f"  (device: {result.device})"]
+    for note in result.notes:
+        lines.extend(textwrap.wrap(f"note: {note}", width, subsequent_indent="      "))
+    for ex in result.exercises.values():
+        lines.extend(_exercise(ex, paint, width, verbose))
+    return "\n".join(lines) + "\n"
+
+
+def _exercise(ex: ExerciseResult, paint, width: int, verbose: bool) -> list[str]:  # noqa: ANN001
+    passed = sum(c.passed for c in ex.checks)
+    mark = paint(GREEN, "PASS") if ex.passed else paint(RED, "FAIL")
+    head = f"{mark} {ex.name}  {_fmt(ex.score)}/{_fmt(ex.max_score)}  ({passed}/{len(ex.checks)} checks)"
+    lines = [head]
+    if ex.error:
+        lines.extend(textwrap.wrap(ex.error, width, initial_indent="     ", subsequent_indent="     "))
+        return lines
+    hints: list[str] = []
+    for check in ex.checks:
+        if check.passed and not verbose:
+            continue
+        symbol = paint(GREEN, "ok") if check.passed else paint(RED, "x ")
+        lines.append(f"   {symbol} {check.name}")
+        if not check.passed:
+            message = check.message
+            if check.hint:
+                message = message.removesuffix(f". Hint: {check.hint}")
+                if check.hint not in hints:
+                    hints.append(check.hint)
+            lines.extend(textwrap.wrap(message, width, initial_indent="        ", subsequent_indent="        "))
+    for hint in hints:
+        lines.extend(textwrap.wrap(f"hint: {hint}", width, initial_indent="   ", subsequent_indent="         "))
+    return lines

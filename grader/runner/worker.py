@@ -1,0 +1,148 @@
+"""The worker: runs a student's cells, then the checks, and reports plain data.
+
+It reads requests from one pipe and writes events to another (see wire.py);
+the student's own output goes to stdout/stderr, which the launcher points at
+a separate, capped pipe. Nothing here knows an expected value.
+"""
+from __future__ import annotations
+
+import builtins
+import linecache
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+from . import wire
+
+_IN_WORKER = False
+
+
+def serve(in_fd: int, out_fd: int) -> None:
+    """Answer requests until the grader closes the pipe or says exit."""
+    global _IN_WORKER
+    _IN_WORKER = True
+    os.environ["GRADER_WORKER"] = "1"
+    reader = wire.FrameReader(in_fd)
+    namespace: dict[str, Any] = {}
+    while True:
+        try:
+            frame = reader.read(None)
+        except EOFError:
+            return
+        request = wire.decode(frame)
+        op = request.get("op")
+        if op == "load":
+            namespace = load_cells(request["cells"], {int(i): str(r) for i, r in request.get("skip", [])}, out_fd)
+        elif op == "run":
+            wire.write_frame(out_fd, run_case(namespace, request))
+        elif op == "exit":
+            return
+
+
+def load_cells(cells: list[dict], skip: dict[int, str], out_fd: int) -> dict[str, Any]:
+    """Execute each cell in one namespace; a failing cell does not stop the rest."""
+    import torch  # noqa: F401  (imported before student code so the grader's copy is the original)
+
+    from .. import drivers
+
+    drivers.get("call")  # load every driver before the student can patch anything
+    builtins.input = _no_input
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
+    report = []
+    for index, cell in enumerate(cells):
+        origin = cell["origin"]
+        if index in skip:
+            report.append({"index": index, "origin": origin, "error": f"not run: {skip[index]}"})
+            continue
+        wire.write_frame(out_fd, wire.encode({"event": "cell", "index": index}))
+        filename = f"<{origin}>"
+        linecache.cache[filename] = (len(cell["source"]), None, cell["source"].splitlines(True), filename)
+        error = None
+        try:
+            code = compile(cell["source"], filename, "exec")
+            exec(code, namespace)  # noqa: S102  (this process is the sandbox)
+        except BaseException as exc:  # noqa: BLE001  (student code may raise anything)
+            error = describe(exc)
+        _flush()
+        report.append({"index": index, "origin": origin, "error": error})
+    names = sorted(k for k in namespace if not k.startswith("__"))[:2000]
+    wire.write_frame(out_fd, wire.encode({"event": "loaded", "cells": report, "names": names}))
+    return namespace
+
+
+def run_case(namespace: dict[str, Any], request: dict) -> bytes:
+    """Run one case through its driver and encode the outcome."""
+    from .. import drivers
+    from ..drivers.base import CheckProblem
+    from .forbid import ForbiddenWatch
+
+    import torch
+
+    ctx = drivers.DriverContext(device=request.get("device", "cpu"), seed=int(request.get("seed", 0)))
+    torch.manual_seed(ctx.seed)
+    watch = ForbiddenWatch(request.get("forbidden", []))
+    started = time.perf_counter()
+    result: dict[str, Any] = {"event": "result", "case": request["case"], "output": None, "error": None}
+    try:
+        driver = drivers.get(request["driver"])
+        with watch:
+            output = driver(namespace, request["inputs"], ctx)
+        result["output"] = drivers.to_plain(output)
+    except CheckProblem as exc:
+        result["error"] = {"kind": exc.kind, "message": str(exc)[:2000]}
+    except BaseException as exc:  # noqa: BLE001
+        result["error"] = {"kind": "raised", "message": describe(exc)}
+    result["forbidden_used"] = list(watch.used)
+    result["seconds"] = time.perf_counter() - started
+    _flush()
+    try:
+        return wire.encode(result)
+    except wire.WireError as exc:
+        result["output"] = None
+        result["error"] = {"kind": "type", "message": f"the result cannot be graded: {exc}"}
+        return wire.encode(result)
+
+
+def describe(exc: BaseException) -> str:
+    """'ValueError: message (losses.ipynb, cell 4, line 3)' for the innermost student frame."""
+    try:
+        text = f"{type(exc).__name__}: {exc}"
+    except BaseException:  # noqa: BLE001  (a hostile __str__)
+        text = type(exc).__name__
+    text = text if len(text) <= 500 else text[:500] + "..."
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith("<") and frame.filename.endswith(">") and "," in frame.filename:
+            where = f"{frame.filename[1:-1]}, line {frame.lineno}"
+    return f"{text} ({where})" if where else text
+
+
+def _no_input(prompt: str = "") -> str:
+    raise EOFError("input() is not available while grading; remove the call or give the value directly")
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+
+
+def in_worker() -> bool:
+    """True inside a grading worker, where notebook check() calls do nothing."""
+    return _IN_WORKER
+
+
+def main() -> None:
+    """Entry point for a fresh worker process: fds come from the command line."""
+    in_fd, out_fd = int(sys.argv[1]), int(sys.argv[2])
+    serve(in_fd, out_fd)
+    _flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

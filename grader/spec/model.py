@@ -1,0 +1,53 @@
+"""Plain dataclasses for exercises, their cases and the mistakes they recognise."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Case:
+    """One check: a driver called on inputs, compared with the reference.
+
+    `oracle(inputs, ctx)`, when given, computes the expected output in the
+    trusted process instead of running the driver on the reference (for
+    example with torch.autograd). It never reaches the worker.
+    """
+
+    name: str
+    inputs: dict
+    driver: str = "call"
+    weight: float = 1.0
+    rtol: float | None = None
+    atol: float | None = None
+    oracle: Callable[[dict, Any], Any] | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A typical wrong implementation and the hint shown when a student's output matches it."""
+
+    hint: str
+    replace: Mapping[str, Callable[..., Any]]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """What a student must write, how it is exercised, and what it must not use."""
+
+    name: str
+    cases: Callable[[np.random.Generator], list[Case]]
+    entry: tuple[str, ...]
+    forbidden: tuple[str, ...] = ()
+    mistakes: tuple[Mistake, ...] = ()
+    outputs: tuple[str, ...] = ()  # names of the values in a returned tuple, for messages
+    forbidden_hint: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+def call_inputs(fn: str, args: Mapping[str, Any], **kwargs: Any) -> dict:
+    """Inputs for the `call` driver: positional args by name (in order), then keyword args."""
+    return {"fn": fn, "args": list(args.values()), "arg_names": list(args), "kwargs": kwargs}

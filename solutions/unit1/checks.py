@@ -1,0 +1,254 @@
+"""Checks for Unit 1: every case, the oracles for gradients, and the mistakes they recognise."""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from grader.spec import Case, Exercise, Mistake, call_inputs
+
+from . import mistakes as m
+
+DTYPES = (np.float32, np.float64)
+NAME = {np.float32: "float32", np.float64: "float64"}
+
+
+def _normal(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+# perceptron_forward --------------------------------------------------------
+def perceptron_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        for act in ("sigmoid", "tanh", "relu", "step"):
+            x, w = _normal(rng, (6, 4), dtype), _normal(rng, (4,), dtype)
+            b = np.array(rng.standard_normal(), dtype=dtype)
+            cases.append(Case(f"{act}, batch of 6, {NAME[dtype]}",
+                              call_inputs("perceptron_forward", {"x": x, "w": w, "b": b}, activation=act)))
+    x, w = _normal(rng, (5,), np.float32), _normal(rng, (5,), np.float32)
+    cases.append(Case("one sample of shape (5,), float bias",
+                      call_inputs("perceptron_forward", {"x": x, "w": w, "b": 0.25}, activation="tanh")))
+    x = _normal(rng, (4, 3), np.float64)
+    x[1] = 0.0
+    cases.append(Case("step at exactly z = 0",
+                      call_inputs("perceptron_forward", {"x": x, "w": _normal(rng, (3,), np.float64), "b": 0.0},
+                                  activation="step")))
+    cases.append(Case("default activation is sigmoid",
+                      call_inputs("perceptron_forward", {"x": _normal(rng, (3, 2), np.float32),
+                                                         "w": _normal(rng, (2,), np.float32), "b": -0.5})))
+    cases.append(Case("unknown activation raises ValueError",
+                      {**call_inputs("perceptron_forward", {"x": _normal(rng, (2, 2), np.float32),
+                                                            "w": _normal(rng, (2,), np.float32), "b": 0.0},
+                                     activation="softplus"), "expect": "ValueError"},
+                      driver="call_raises"))
+    return cases
+
+
+# delta_rule_update ---------------------------------------------------------
+def delta_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        for dim in (3, 8):
+            args = {"w": _normal(rng, (dim,), dtype), "x": _normal(rng, (dim,), dtype),
+                    "target": float(rng.standard_normal()), "lr": 0.1}
+            cases.append(Case(f"{dim} weights, {NAME[dtype]}", call_inputs("delta_rule_update", args)))
+    args = {"w": _normal(rng, (4,), np.float64), "x": _normal(rng, (4,), np.float64),
+            "target": np.array(2.0), "lr": 0.5}
+    cases.append(Case("target as a 0-d tensor, lr 0.5", call_inputs("delta_rule_update", args)))
+    return cases
+
+
+# logistic_regression_step --------------------------------------------------
+def logistic_oracle(inputs, ctx):
+    """Loss and gradient from autograd on binary_cross_entropy_with_logits."""
+    w, b, X, y = (ctx.convert(a) for a in inputs["args"][:4])
+    lr = inputs["args"][4]
+    w = w.clone().requires_grad_(True)
+    b_t = torch.as_tensor(b, dtype=X.dtype, device=X.device).clone().requires_grad_(True)
+    loss = F.binary_cross_entropy_with_logits(X @ w + b_t, y)
+    dw, db = torch.autograd.grad(loss, (w, b_t))
+    new_b = b_t.detach() - lr * db
+    return w.detach() - lr * dw, new_b if isinstance(b, torch.Tensor) else new_b, loss.detach()
+
+
+def logistic_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        for n, d in ((8, 3), (32, 5)):
+            X = _normal(rng, (n, d), dtype)
+            y = (rng.random(n) < 0.5).astype(dtype)
+            args = {"w": _normal(rng, (d,), dtype), "b": np.array(0.1, dtype=dtype), "X": X, "y": y, "lr": 0.5}
+            cases.append(Case(f"{n} samples, {d} features, {NAME[dtype]}",
+                              call_inputs("logistic_regression_step", args), oracle=logistic_oracle))
+    X = _normal(rng, (1, 4), np.float64)
+    args = {"w": _normal(rng, (4,), np.float64), "b": np.array(-0.3), "X": X, "y": np.ones(1), "lr": 0.1}
+    cases.append(Case("a batch of one", call_inputs("logistic_regression_step", args), oracle=logistic_oracle))
+    return cases
+
+
+# softmax -------------------------------------------------------------------
+def softmax_oracle(inputs, ctx):
+    (z,) = (ctx.convert(a) for a in inputs["args"])
+    return torch.softmax(z, dim=inputs["kwargs"].get("dim", -1))
+
+
+def softmax_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        cases.append(Case(f"shape (4, 7), {NAME[dtype]}",
+                          call_inputs("softmax", {"z": _normal(rng, (4, 7), dtype)}), oracle=softmax_oracle))
+        cases.append(Case(f"shape (2, 3, 5), dim=1, {NAME[dtype]}",
+                          call_inputs("softmax", {"z": _normal(rng, (2, 3, 5), dtype)}, dim=1),
+                          oracle=softmax_oracle))
+    cases.append(Case("one vector of shape (6,)", call_inputs("softmax", {"z": _normal(rng, (6,), np.float32)}),
+                      oracle=softmax_oracle))
+    cases.append(Case("dim=0 on shape (5, 3)", call_inputs("softmax", {"z": _normal(rng, (5, 3), np.float64)}, dim=0),
+                      oracle=softmax_oracle))
+    big = np.array([[1000.0, 1001.0, 1002.0], [-1000.0, 0.0, 1000.0]], dtype=np.float32)
+    cases.append(Case("logits of magnitude 1000, float32", call_inputs("softmax", {"z": big}), oracle=softmax_oracle))
+    cases.append(Case("logits of magnitude 1000, float64",
+                      call_inputs("softmax", {"z": _normal(rng, (3, 4), np.float64, scale=800.0)}),
+                      oracle=softmax_oracle))
+    return cases
+
+
+# softmax_cross_entropy -----------------------------------------------------
+def ce_oracle(inputs, ctx):
+    """Loss from F.cross_entropy and its gradient from autograd."""
+    scores, y = (ctx.convert(a) for a in inputs["args"])
+    scores = scores.clone().requires_grad_(True)
+    loss = F.cross_entropy(scores, y)
+    (grad,) = torch.autograd.grad(loss, scores)
+    return loss.detach(), grad
+
+
+def _labels(rng, n, c):
+    return rng.integers(0, c, size=n).astype(np.int64)
+
+
+def ce_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        for n, c in ((5, 3), (16, 10)):
+            cases.append(Case(f"{n} samples, {c} classes, {NAME[dtype]}",
+                              call_inputs("softmax_cross_entropy",
+                                          {"scores": _normal(rng, (n, c), dtype), "y": _labels(rng, n, c)}),
+                              oracle=ce_oracle))
+    cases.append(Case("a batch of one", call_inputs("softmax_cross_entropy", {
+        "scores": _normal(rng, (1, 4), np.float64), "y": np.array([2])}), oracle=ce_oracle))
+    cases.append(Case("scores of magnitude 1000", call_inputs("softmax_cross_entropy", {
+        "scores": _normal(rng, (4, 5), np.float64, scale=1000.0), "y": _labels(rng, 4, 5)}), oracle=ce_oracle))
+    return cases
+
+
+# multiclass_hinge_loss -----------------------------------------------------
+def hinge_oracle(inputs, ctx):
+    """Loss from F.multi_margin_loss (rescaled to a sum over classes) and autograd's subgradient."""
+    scores, y = (ctx.convert(a) for a in inputs["args"])
+    margin = inputs["kwargs"].get("margin", 1.0)
+    scores = scores.clone().requires_grad_(True)
+    loss = F.multi_margin_loss(scores, y, margin=margin) * scores.shape[1]
+    (grad,) = torch.autograd.grad(loss, scores)
+    return loss.detach(), grad
+
+
+def hinge_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        for n, c in ((6, 4), (20, 10)):
+            cases.append(Case(f"{n} samples, {c} classes, {NAME[dtype]}",
+                              call_inputs("multiclass_hinge_loss",
+                                          {"scores": _normal(rng, (n, c), dtype), "y": _labels(rng, n, c)}),
+                              oracle=hinge_oracle))
+    cases.append(Case("margin 2.5", call_inputs("multiclass_hinge_loss", {
+        "scores": _normal(rng, (8, 5), np.float64, scale=2.0), "y": _labels(rng, 8, 5)}, margin=2.5),
+        oracle=hinge_oracle))
+    cases.append(Case("a batch of one", call_inputs("multiclass_hinge_loss", {
+        "scores": _normal(rng, (1, 6), np.float64), "y": np.array([0])}), oracle=hinge_oracle))
+    return cases
+
+
+SOFTMAX_SHORTCUTS = (
+    "torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax", "torch.special.softmax",
+    "torch.log_softmax", "torch.nn.functional.log_softmax", "torch.Tensor.log_softmax",
+)
+AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.grad")
+
+EXERCISES = [
+    Exercise(
+        name="perceptron_forward",
+        entry=("perceptron_forward",),
+        cases=perceptron_cases,
+        mistakes=(
+            Mistake("apply the activation g to the weighted sum x @ w + b", {"perceptron_forward": m.perceptron_no_activation}),
+            Mistake("add the bias b to x @ w before the activation", {"perceptron_forward": m.perceptron_no_bias}),
+            Mistake("the step is 1 only where z > 0; at z = 0 it is 0", {"perceptron_forward": m.perceptron_step_ge}),
+            Mistake("a comparison gives a bool tensor; convert it to z's dtype", {"perceptron_forward": m.perceptron_step_bool}),
+            Mistake("raise ValueError for an activation name you do not know", {"perceptron_forward": m.perceptron_no_value_error}),
+        ),
+    ),
+    Exercise(
+        name="delta_rule_update",
+        entry=("delta_rule_update",),
+        cases=delta_cases,
+        mistakes=(
+            Mistake("the error is target - prediction, not prediction - target", {"delta_rule_update": m.delta_rule_sign}),
+            Mistake("scale the step by the learning rate lr", {"delta_rule_update": m.delta_rule_no_lr}),
+        ),
+    ),
+    Exercise(
+        name="logistic_regression_step",
+        entry=("logistic_regression_step",),
+        cases=logistic_cases,
+        outputs=("w_new", "b_new", "loss"),
+        forbidden=AUTOGRAD,
+        forbidden_hint="derive the gradient by hand: d loss / dz = (sigmoid(z) - y) / N",
+        mistakes=(
+            Mistake("return the loss computed before the update, not after it", {"logistic_regression_step": m.logistic_loss_after}),
+            Mistake("the loss is a mean over the batch, so average the gradient too (divide by N)", {"logistic_regression_step": m.logistic_summed}),
+            Mistake("gradient descent steps against the gradient: w - lr * dw", {"logistic_regression_step": m.logistic_ascent}),
+            Mistake("update the bias too: b - lr * db", {"logistic_regression_step": m.logistic_no_bias_update}),
+        ),
+    ),
+    Exercise(
+        name="softmax",
+        entry=("softmax",),
+        cases=softmax_cases,
+        forbidden=SOFTMAX_SHORTCUTS,
+        forbidden_hint="write it with exp, a max and a sum",
+        mistakes=(
+            Mistake("subtract the max along dim before exp: exp(1000) overflows to inf", {"softmax": m.softmax_no_max}),
+            Mistake("normalise along the `dim` argument, not always along the last axis", {"softmax": m.softmax_last_axis}),
+            Mistake("wrong axis: you normalised along dim 0", {"softmax": m.softmax_first_axis}),
+            Mistake("sum along dim only (keepdim=True), not over the whole tensor", {"softmax": m.softmax_global_sum}),
+        ),
+    ),
+    Exercise(
+        name="softmax_cross_entropy",
+        entry=("softmax_cross_entropy",),
+        cases=ce_cases,
+        outputs=("loss", "dscores"),
+        forbidden=SOFTMAX_SHORTCUTS + AUTOGRAD + (
+            "torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss"),
+        forbidden_hint="compute the loss and its gradient yourself",
+        mistakes=(
+            Mistake("average over the batch: you summed the loss and the gradient instead of taking the mean", {"softmax_cross_entropy": m.ce_summed}),
+            Mistake("the loss is a mean, so divide the gradient by N as well", {"softmax_cross_entropy": m.ce_grad_not_averaged}),
+            Mistake("the gradient is softmax(scores) minus 1 at the correct class; the correct-class term is missing", {"softmax_cross_entropy": m.ce_grad_no_correct_class}),
+            Mistake("subtract the row max before exp: large scores overflow", {"softmax_cross_entropy": m.ce_no_max}),
+        ),
+    ),
+    Exercise(
+        name="multiclass_hinge_loss",
+        entry=("multiclass_hinge_loss",),
+        cases=hinge_cases,
+        outputs=("loss", "dscores"),
+        forbidden=AUTOGRAD + ("torch.nn.functional.multi_margin_loss",),
+        forbidden_hint="compute the margins and the subgradient yourself",
+        mistakes=(
+            Mistake("skip j = y_i: the correct class contributes no margin to its own loss", {"multiclass_hinge_loss": m.hinge_includes_correct}),
+            Mistake("the gradient is missing the correct-class term: minus the number of classes that violate the margin", {"multiclass_hinge_loss": m.hinge_grad_no_correct_class}),
+            Mistake("average over the batch: you summed the loss and the gradient", {"multiclass_hinge_loss": m.hinge_summed}),
+            Mistake("use the `margin` argument instead of a fixed 1", {"multiclass_hinge_loss": m.hinge_margin_one}),
+        ),
+    ),
+]

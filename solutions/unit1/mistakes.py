@@ -1,0 +1,174 @@
+"""Typical wrong implementations for Unit 1, each recognised by the checks with a hint."""
+import torch
+
+from .shallow import ACTIVATIONS
+
+
+# perceptron_forward -------------------------------------------------------
+def perceptron_no_activation(x, w, b, activation="sigmoid"):
+    if activation not in ACTIVATIONS:
+        raise ValueError(activation)
+    return x @ w + b
+
+
+def perceptron_no_bias(x, w, b, activation="sigmoid"):
+    if activation not in ACTIVATIONS:
+        raise ValueError(activation)
+    return ACTIVATIONS[activation](x @ w)
+
+
+def perceptron_step_ge(x, w, b, activation="sigmoid"):
+    if activation not in ACTIVATIONS:
+        raise ValueError(activation)
+    z = x @ w + b
+    return (z >= 0).to(z.dtype) if activation == "step" else ACTIVATIONS[activation](z)
+
+
+def perceptron_step_bool(x, w, b, activation="sigmoid"):
+    if activation not in ACTIVATIONS:
+        raise ValueError(activation)
+    z = x @ w + b
+    return z > 0 if activation == "step" else ACTIVATIONS[activation](z)
+
+
+def perceptron_no_value_error(x, w, b, activation="sigmoid"):
+    return ACTIVATIONS.get(activation, torch.sigmoid)(x @ w + b)
+
+
+# delta_rule_update --------------------------------------------------------
+def delta_rule_sign(w, x, target, lr):
+    return w + lr * (x @ w - target) * x
+
+
+def delta_rule_no_lr(w, x, target, lr):
+    return w + (target - x @ w) * x
+
+
+# logistic_regression_step -------------------------------------------------
+def _bce(w, b, X, y):
+    z = X @ w + b
+    return torch.nn.functional.binary_cross_entropy_with_logits(z, y)
+
+
+def logistic_loss_after(w, b, X, y, lr):
+    p = torch.sigmoid(X @ w + b)
+    dz = (p - y) / X.shape[0]
+    w2, b2 = w - lr * (X.T @ dz), b - lr * dz.sum()
+    return w2, b2, _bce(w2, b2, X, y)
+
+
+def logistic_summed(w, b, X, y, lr):
+    dz = torch.sigmoid(X @ w + b) - y
+    return w - lr * (X.T @ dz), b - lr * dz.sum(), _bce(w, b, X, y)
+
+
+def logistic_ascent(w, b, X, y, lr):
+    dz = (torch.sigmoid(X @ w + b) - y) / X.shape[0]
+    return w + lr * (X.T @ dz), b + lr * dz.sum(), _bce(w, b, X, y)
+
+
+def logistic_no_bias_update(w, b, X, y, lr):
+    dz = (torch.sigmoid(X @ w + b) - y) / X.shape[0]
+    return w - lr * (X.T @ dz), b, _bce(w, b, X, y)
+
+
+# softmax ------------------------------------------------------------------
+def softmax_no_max(z, dim=-1):
+    e = z.exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def softmax_last_axis(z, dim=-1):
+    e = (z - z.amax(dim=-1, keepdim=True)).exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+
+def softmax_first_axis(z, dim=-1):
+    e = (z - z.amax(dim=0, keepdim=True)).exp()
+    return e / e.sum(dim=0, keepdim=True)
+
+
+def softmax_global_sum(z, dim=-1):
+    e = (z - z.max()).exp()
+    return e / e.sum()
+
+
+# softmax_cross_entropy ----------------------------------------------------
+def _probs(scores):
+    e = (scores - scores.amax(dim=1, keepdim=True)).exp()
+    return e / e.sum(dim=1, keepdim=True)
+
+
+def _ce_parts(scores, y):
+    N = scores.shape[0]
+    rows = torch.arange(N, device=scores.device)
+    p = _probs(scores)
+    loss_sum = -p[rows, y].log().sum()
+    grad = p.clone()
+    grad[rows, y] -= 1
+    return N, rows, p, loss_sum, grad
+
+
+def ce_summed(scores, y):
+    N, rows, p, loss_sum, grad = _ce_parts(scores, y)
+    return loss_sum, grad
+
+
+def ce_grad_not_averaged(scores, y):
+    N, rows, p, loss_sum, grad = _ce_parts(scores, y)
+    return loss_sum / N, grad
+
+
+def ce_grad_no_correct_class(scores, y):
+    N, rows, p, loss_sum, grad = _ce_parts(scores, y)
+    return loss_sum / N, p / N
+
+
+def ce_no_max(scores, y):
+    N = scores.shape[0]
+    rows = torch.arange(N, device=scores.device)
+    e = scores.exp()
+    p = e / e.sum(dim=1, keepdim=True)
+    grad = p.clone()
+    grad[rows, y] -= 1
+    return -p[rows, y].log().mean(), grad / N
+
+
+# multiclass_hinge_loss ----------------------------------------------------
+def _hinge_parts(scores, y, margin, keep_correct=False):
+    N = scores.shape[0]
+    rows = torch.arange(N, device=scores.device)
+    margins = (scores - scores[rows, y].unsqueeze(1) + margin).clamp(min=0)
+    if not keep_correct:
+        margins[rows, y] = 0
+    return N, rows, margins
+
+
+def hinge_includes_correct(scores, y, margin=1.0):
+    N, rows, margins = _hinge_parts(scores, y, margin, keep_correct=True)
+    active = (margins > 0).to(scores.dtype)
+    grad = active.clone()
+    grad[rows, y] = -active.sum(dim=1) + 1
+    return margins.sum() / N, grad / N
+
+
+def hinge_grad_no_correct_class(scores, y, margin=1.0):
+    N, rows, margins = _hinge_parts(scores, y, margin)
+    active = (margins > 0).to(scores.dtype)
+    return margins.sum() / N, active / N
+
+
+def hinge_summed(scores, y, margin=1.0):
+    N, rows, margins = _hinge_parts(scores, y, margin)
+    active = (margins > 0).to(scores.dtype)
+    grad = active.clone()
+    grad[rows, y] = -active.sum(dim=1)
+    return margins.sum(), grad
+
+
+def hinge_margin_one(scores, y, margin=1.0):
+    N, rows, margins = _hinge_parts(scores, y, 1.0)
+    active = (margins > 0).to(scores.dtype)
+    grad = active.clone()
+    grad[rows, y] = -active.sum(dim=1)
+    return margins.sum() / N, grad / N
