@@ -43,6 +43,12 @@ def check_submission(course: Course, unit: Unit, submission: Submission, *, laun
     """Run every check of the unit (or of the exercises in `only`) on a submission."""
     cells = [{"source": c.source, "origin": c.origin} for c in submission.cells]
     session = Session(launcher, cells, cell_timeout=course.limits.check_timeout, slot=slot)
+    return run_checks(course, unit, submission, session, device=device, only=only)
+
+
+def run_checks(course: Course, unit: Unit, submission: Submission, session: Any, *,
+               device: str = "cpu", only: list[str] | None = None) -> UnitResult:
+    """Plan the cases, run them through a started-or-not session, and score them."""
     session.start()  # the worker imports torch while we plan
     try:
         from .api import resolve_device
@@ -101,7 +107,7 @@ def _reference_output(case: Case, inputs: Any, namespace: dict, ctx: Any) -> Any
 
 
 def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], points: float,
-                  session: Session, device: str) -> ExerciseResult:
+                  session: Any, device: str) -> ExerciseResult:
     exercise = cases[0].exercise if cases else None
     result = ExerciseResult(name=exercise.name if exercise else "", max_score=points)
     if exercise is None:
@@ -117,7 +123,7 @@ def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], poin
     return result
 
 
-def _run_case(course: Course, spec: UnitSpec, planned: PlannedCase, session: Session, device: str) -> CheckResult:
+def _run_case(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any, device: str) -> CheckResult:
     case, exercise = planned.case, planned.exercise
     timeout = case.timeout or course.limits.check_timeout
     run = session.run({"case": case.name, "driver": case.driver, "inputs": planned.inputs,

@@ -154,7 +154,8 @@ def enter(plan: Plan, in_fd: int, out_fd: int, output_fd: int) -> tuple[int, int
         ruleset = _step("landlock", landlock.Ruleset, plan.landlock_abi)
         for path in plan.readable:
             ruleset.allow(path)
-        _step("landlock", ruleset.allow, scratch, write=True) or _fail(f"scratch {scratch} missing")
+        if not _step("landlock", lambda: ruleset.allow(scratch, write=True)):
+            raise SetupError(f"sandbox: scratch dir {scratch} is missing")
         ruleset.allow("/dev/null", write=True)
     if not plan.root and not ns_done and not plan.pidns:
         # NPROC counts all our uid's tasks when there is no user namespace to count from zero.
@@ -182,10 +183,6 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "N
                 "VECLIB_MAXIMUM_THREADS")
 
 
-def _fail(message: str):
-    raise SetupError(f"sandbox: {message}")
-
-
 def _write(path: str, value: str) -> None:
     with open(path, "w") as f:
         f.write(value)
@@ -204,43 +201,53 @@ def _with_extra_processes(policy: SandboxPolicy) -> SandboxPolicy:
     return replace(policy, max_processes=policy.max_processes + tasks)
 
 
-def run_worker(in_fd: int, out_fd: int) -> None:
-    """The payload after enter(): the lead's worker loop, then a hard exit."""
-    from grader.runner.worker import serve
-    serve(in_fd, out_fd)
+FDS_ENV = "GRADER_SANDBOX_FDS"
+PAYLOAD_ENV = "GRADER_SANDBOX_PAYLOAD"
 
 
 def main() -> None:
-    """Entry of a fresh sandboxed interpreter (SubprocessLauncher): fds 3,4,5 = in, out, output."""
+    """Entry of a fresh sandboxed interpreter (SubprocessLauncher); plan and fds come in the env."""
     plan = Plan.from_json(os.environ[PLAN_ENV])
-    payload = os.environ.get("GRADER_SANDBOX_PAYLOAD")
+    in_fd, out_fd, output_fd = (int(x) for x in os.environ[FDS_ENV].split(","))
     try:
-        in_fd, out_fd = enter(plan, 3, 4, 5)
-    except SetupError as exc:
-        os.write(2, f"{exc}\n".encode())
+        payload = load_payload(os.environ.get(PAYLOAD_ENV))   # imported before Landlock applies
+        in_fd, out_fd = enter(plan, in_fd, out_fd, output_fd)
+    except Exception as exc:
+        os.write(output_fd if output_fd > 2 else 2, f"{exc}\n".encode())
         os._exit(SETUP_FAILED)
+    run_payload(payload, in_fd, out_fd)
+
+
+def run_payload(payload, in_fd: int, out_fd: int) -> None:
+    """Run the payload with student-proof exit handling, then os._exit (never returns)."""
     code = 0
     try:
-        _payload(payload)(in_fd, out_fd)
+        payload(in_fd, out_fd)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
-        import traceback
-        traceback.print_exc()
-        code = 1
-    finally:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except Exception:
+            import traceback
+            traceback.print_exc()
+        except BaseException:
             pass
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
     os._exit(code)
 
 
-def _payload(name: str | None):
-    """The function run after enter(): the worker, or `module:function` (tests, benchmarks)."""
+def load_payload(name: str | None):
+    """The function run after enter(): the worker's serve(), or `module:function` (self-test, bench)."""
     if not name:
-        return run_worker
+        try:
+            from grader.runner.worker import serve
+        except ImportError as exc:
+            raise SetupError(f"sandbox: cannot import grader.runner.worker ({exc})") from exc
+        return serve
     import importlib
     module, _, func = name.partition(":")
     return getattr(importlib.import_module(module), func)

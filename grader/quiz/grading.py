@@ -1,0 +1,287 @@
+"""Reading, validating and grading a student's ``answers.toml``.
+
+All functions here are pure except ``read_answers``.  A malformed answer is a
+``format_error`` with a caret under the problem; it is never confused with a
+wrong answer.  Messages never contain the key unless ``reveal`` is set
+(practice mode), in which case they also say what the right answer is.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from grader.quiz.equiv import DEFAULT_TIMEOUT, DIFFERENT, EQUAL, compare_at_points, equivalent
+from grader.quiz.expr import Grammar, Node, ParseError, check_bounds, evaluate, parse
+from grader.quiz.model import AnswersError, Question, QuestionResult, QuizResult, Variant
+
+_EMPTY = Grammar(frozenset())
+
+
+class AnswerFormatError(ValueError):
+    """An answer that cannot be read for its question kind."""
+
+    def __init__(self, message: str, caret: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.caret = caret
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.caret}" if self.caret else self.message
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A parsed symbolic answer and the text it came from."""
+
+    text: str
+    node: Node
+
+
+def read_answers(path: str | Path) -> dict[str, Any]:
+    """Read answers.toml; raise ``AnswersError`` with the line of a TOML mistake."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AnswersError(f"no answers file at {path}",
+                           "run `grader quiz UNIT` to answer the questions") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AnswersError(f"cannot read {path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise AnswersError(f"{path} is not valid TOML: {exc}",
+                           "each line should look like  question_id = answer ; "
+                           "text answers need double quotes, e.g. q3 = \"b\"") from None
+
+
+# --------------------------------------------------------------------------
+# Reading one answer
+# --------------------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_formula(text: str, grammar: Grammar) -> Node:
+    try:
+        return parse(text, grammar)
+    except ParseError as exc:
+        raise AnswerFormatError(exc.message, exc.caret()) from None
+
+
+def _option_id(value: Any, q: Question) -> str:
+    ids = [o.id for o in q.options]
+    if not isinstance(value, str):
+        raise AnswerFormatError(f"write one option id in quotes, one of {', '.join(ids)}")
+    oid = value.strip().strip("()").strip().lower()
+    if oid not in ids:
+        raise AnswerFormatError(f"{value!r} is not an option; choose one of {', '.join(ids)}")
+    return oid
+
+
+def parse_answer(q: Question, value: Any) -> Any:
+    """Turn a raw answers.toml value into the kind's form; raise ``AnswerFormatError``."""
+    kind = q.kind
+    if kind == "choice":
+        return _option_id(value, q)
+    if kind == "multi":
+        if isinstance(value, str):
+            value = [v for v in re.split(r"[\s,;]+", value) if v]
+        if not isinstance(value, list):
+            raise AnswerFormatError('write a list of option ids, e.g. ["a", "c"] (or [] for none)')
+        return frozenset(_option_id(v, q) for v in value)
+    if kind == "integer":
+        return _integer(value)
+    if kind == "numeric":
+        return _number(value)
+    if kind == "shape":
+        return _shape(value)
+    if kind == "symbolic":
+        if _is_int(value) or isinstance(value, float):
+            value = repr(value)
+        if not isinstance(value, str):
+            raise AnswerFormatError('write the formula in double quotes, e.g. "2*x + 1"')
+        names = frozenset(v[0] for v in q.spec.variables)
+        return Formula(value, _parse_formula(value, Grammar(names)))
+    raise AnswerFormatError(f"unknown question kind {kind!r}")
+
+
+def _integer(value: Any) -> int:
+    if _is_int(value):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        node = _parse_formula(value, _EMPTY)
+        exact = check_bounds(node, value)
+        if exact is not None and exact.denominator == 1:
+            return int(exact)
+    raise AnswerFormatError(f"write a whole number, e.g. 42 (got {value!r})")
+
+
+def _number(value: Any) -> float:
+    if _is_int(value) or isinstance(value, float):
+        number = float(value)
+    elif isinstance(value, str):
+        number = evaluate(_parse_formula(value, _EMPTY), {})
+    else:
+        raise AnswerFormatError(f"write a number, e.g. 0.25 or \"1/4\" (got {value!r})")
+    if not math.isfinite(number):
+        raise AnswerFormatError(f"{value!r} is not a finite number")
+    return number
+
+
+_SHAPE_TEXT = re.compile(r"^\s*(?:torch\.Size\()?\s*[\[(]?([\d\s,x×]*)[\])]?\s*\)?\s*$")
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    if isinstance(value, str):
+        m = _SHAPE_TEXT.match(value)
+        if not m or not m.group(1).strip():
+            raise AnswerFormatError(f'write a shape as a list of whole numbers, e.g. [4, 16, 8, 8] '
+                                    f'(got {value!r})')
+        return tuple(int(v) for v in re.split(r"[\s,x×]+", m.group(1).strip()) if v)
+    if isinstance(value, list) and value and all(_is_int(v) and v >= 0 for v in value):
+        return tuple(value)
+    raise AnswerFormatError(f"write a shape as a list of whole numbers, e.g. [4, 16, 8, 8] (got {value!r})")
+
+
+# --------------------------------------------------------------------------
+# Validation and grading
+# --------------------------------------------------------------------------
+
+
+def _missing(q: Question) -> QuestionResult:
+    return QuestionResult(q.id, "missing", "no answer", 0.0, q.points)
+
+
+def _format_error(q: Question, exc: AnswerFormatError) -> QuestionResult:
+    return QuestionResult(q.id, "format_error", f"format error: {exc}", 0.0, q.points)
+
+
+def _unknown_keys(variant: Variant, answers: Mapping[str, Any]) -> list[QuestionResult]:
+    ids = {q.id for q in variant.questions}
+    return [QuestionResult(k, "unknown", f"{k!r} is not a question of {variant.unit}; ignored")
+            for k in answers if k not in ids]
+
+
+def _describe(q: Question, parsed: Any) -> str:
+    if q.kind == "multi":
+        return "selected " + (", ".join(sorted(parsed)) or "nothing")
+    if q.kind == "symbolic":
+        return f"read as {parsed.text.strip()}"
+    if q.kind == "shape":
+        return f"read as {list(parsed)}"
+    return f"read as {parsed}"
+
+
+def validate_answers(variant: Variant, answers: Mapping[str, Any]) -> list[QuestionResult]:
+    """Check that every answer is present and well formed, without grading it."""
+    results = []
+    for q in variant.questions:
+        if q.id not in answers:
+            results.append(_missing(q))
+            continue
+        try:
+            parsed = parse_answer(q, answers[q.id])
+        except AnswerFormatError as exc:
+            results.append(_format_error(q, exc))
+            continue
+        results.append(QuestionResult(q.id, "ok", _describe(q, parsed), 0.0, q.points))
+    return results + _unknown_keys(variant, answers)
+
+
+def grade_answers(variant: Variant, answers: Mapping[str, Any], *, reveal: bool,
+                  timeout: float = DEFAULT_TIMEOUT) -> QuizResult:
+    """Score every question of ``variant``; ``reveal`` adds the right answers to the messages."""
+    results = []
+    for q in variant.questions:
+        if q.id not in answers:
+            results.append(_missing(q))
+            continue
+        try:
+            parsed = parse_answer(q, answers[q.id])
+        except AnswerFormatError as exc:
+            results.append(_format_error(q, exc))
+            continue
+        results.append(grade_one(q, parsed, reveal=reveal, timeout=timeout))
+    return QuizResult(unit=variant.unit, student=variant.student, questions=results)
+
+
+def _verdict(q: Question, fraction: float, wrong: str, reveal: bool, key: str, hint: str = "",
+             status: str | None = None) -> QuestionResult:
+    score = round(q.points * max(0.0, min(1.0, fraction)), 6)
+    if status is None:
+        status = "correct" if fraction >= 1 else ("partial" if fraction > 0 else "incorrect")
+    message = "correct" if status == "correct" else wrong
+    if hint:
+        message += f"; hint: {hint}"
+    if reveal and status != "correct":
+        message += f"; the right answer is {key}"
+        if q.spec.explain:
+            message += f". {q.spec.explain}"
+    return QuestionResult(q.id, status, message, score, q.points)
+
+
+def _mistake_hint(q: Question, got: Any) -> str:
+    for value, hint in q.mistakes:
+        if q.kind == "numeric" and _num_ok(q, got, value):
+            return hint
+        if q.kind in ("integer", "shape") and got == value:
+            return hint
+        if q.kind == "symbolic":
+            names = frozenset(v[0] for v in q.spec.variables)
+            node = parse(value, Grammar(names))
+            if compare_at_points(got.node, node, q.spec.variables, value) == EQUAL:
+                return hint
+    return ""
+
+
+def _num_ok(q: Question, got: float, want: float) -> bool:
+    return abs(got - want) <= q.spec.atol + q.spec.rtol * abs(want)
+
+
+def grade_one(q: Question, parsed: Any, *, reveal: bool,
+              timeout: float = DEFAULT_TIMEOUT) -> QuestionResult:
+    """Score one parsed answer against the question's key."""
+    if q.kind == "choice":
+        opt = next(o for o in q.options if o.id == parsed)
+        return _verdict(q, 1.0 if opt.correct else 0.0, "incorrect", reveal, q.answer, opt.hint)
+    if q.kind == "multi":
+        right = {o.id for o in q.options if o.correct}
+        hits, false = len(parsed & right), len(parsed - right)
+        fraction = max(0.0, (hits - false) / len(right))
+        wrong = (f"partly correct: {hits} of {len(right)} right options chosen, "
+                 f"{false} wrong option(s) chosen") if fraction > 0 else "incorrect"
+        hints = "; ".join(o.hint for o in q.options if o.hint and (o.id in parsed) != o.correct)
+        return _verdict(q, fraction, wrong, reveal, ", ".join(sorted(right)), hints)
+    if q.kind == "numeric":
+        ok = _num_ok(q, parsed, q.answer)
+        key = f"{q.answer:.6g}"
+        return _verdict(q, float(ok), f"incorrect: got {parsed:.6g}", reveal, key,
+                        "" if ok else _mistake_hint(q, parsed))
+    if q.kind in ("integer", "shape"):
+        want = q.answer if q.kind == "integer" else tuple(q.answer)
+        ok = parsed == want
+        got = parsed if q.kind == "integer" else list(parsed)
+        key = str(q.answer)
+        return _verdict(q, float(ok), f"incorrect: got {got}", reveal, key,
+                        "" if ok else _mistake_hint(q, parsed))
+    # symbolic
+    key_node = parse(q.answer, Grammar(frozenset(v[0] for v in q.spec.variables)))
+    verdict = equivalent(parsed.node, parsed.text, key_node, q.answer, q.spec.variables,
+                         timeout=timeout)
+    if verdict == EQUAL:
+        return _verdict(q, 1.0, "", reveal, q.answer)
+    if verdict == DIFFERENT:
+        return _verdict(q, 0.0, "incorrect: not equivalent to the expected formula", reveal,
+                        q.answer, _mistake_hint(q, parsed))
+    return _verdict(q, 0.0, "could not be checked within the time limit; write a simpler "
+                    "equivalent form", reveal, q.answer, status="undecided")

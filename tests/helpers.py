@@ -1,0 +1,44 @@
+"""Shared helpers for the test suite."""
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from grader.checking import run_checks
+from grader.config import load_course
+from grader.notebook.collect import Submission
+from grader.results import UnitResult
+from grader.runner.inprocess import InProcessSession
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = load_course(ROOT)
+
+
+def check_source(unit_id: str, source: str, exercises: list[str] | None = None) -> UnitResult:
+    """Check student source in-process (fast; no isolation): for catalogues of wrong code."""
+    namespace: dict = {"__name__": "__student__"}
+    exec(compile(textwrap.dedent(source), "<student>", "exec"), namespace)  # noqa: S102
+    unit = COURSE.unit(unit_id)
+    return run_checks(COURSE, unit, Submission(), InProcessSession(namespace), device="cpu", only=exercises)
+
+
+def check_path(unit_id: str, path: Path, exercises: list[str] | None = None, device: str = "cpu") -> UnitResult:
+    """Check a notebook, file or folder through a real worker process, as `grader check` does."""
+    from grader.api import check_unit
+
+    return check_unit(unit_id, path=path, course=COURSE, exercises=exercises, device=device)
+
+
+def write_notebook(path: Path, cells: list[str], nbformat: int = 4) -> Path:
+    """Write a minimal notebook with these code cells."""
+    if nbformat == 3:
+        nb = {"nbformat": 3, "nbformat_minor": 0, "metadata": {},
+              "worksheets": [{"cells": [{"cell_type": "code", "input": c, "language": "python", "outputs": []}
+                                        for c in cells]}]}
+    else:
+        nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+              "cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": [], "execution_count": None}
+                        for c in cells]}
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    return path
