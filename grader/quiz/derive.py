@@ -60,6 +60,13 @@ def step(z: sympy.Expr) -> sympy.Expr:
     return sympy.Integer(1) if bool(z > 0) else sympy.Integer(0)
 
 
+def pick(i: sympy.Expr, *values: sympy.Expr) -> sympy.Expr:
+    """The i-th (1-based) of ``values``: lets a formula use "the logit of class c"."""
+    if not (i.is_Integer and 1 <= int(i) <= len(values)):
+        raise ValueError(f"pick: index {i} is not between 1 and {len(values)}")
+    return values[int(i) - 1]
+
+
 BANK_FUNCTIONS: dict[str, Function] = {
     **STUDENT_FUNCTIONS,
     **{
@@ -69,6 +76,7 @@ BANK_FUNCTIONS: dict[str, Function] = {
             Function("ceil", 1, 1, sympy.ceiling),
             Function("mod", 2, 2, sympy.Mod),
             Function("step", 1, 1, step),
+            Function("pick", 2, 9, pick),
             Function("conv_out", 2, 5, conv_out),
             Function("pool_out", 2, 4, pool_out),
             Function("rnn_params", 2, 4, rnn_params),

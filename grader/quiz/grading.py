@@ -221,7 +221,7 @@ def _verdict(q: Question, fraction: float, wrong: str, reveal: bool, key: str, h
     if status is None:
         status = "correct" if fraction >= 1 else ("partial" if fraction > 0 else "incorrect")
     message = "correct" if status == "correct" else wrong
-    if hint:
+    if hint and status != "correct":
         message += f"; hint: {hint}"
     if reveal and status != "correct":
         message += f"; the right answer is {key}"

@@ -9,7 +9,7 @@ GREEN, RED, DIM, BOLD, RESET = "\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[1m", "\x
 
 
 def _fmt(points: float) -> str:
-    return f"{points:g}"
+    return f"{round(points, 2):g}"
 
 
 def render_unit(result: UnitResult, *, color: bool = False, width: int = 88, verbose: bool = False) -> str:
@@ -35,18 +35,27 @@ def _exercise(ex: ExerciseResult, paint, width: int, verbose: bool) -> list[str]
         lines.extend(textwrap.wrap(ex.error, width, initial_indent="     ", subsequent_indent="     "))
         return lines
     hints: list[str] = []
+    shown: dict[str, int] = {}
+    failed = [c for c in ex.checks if not c.passed]
     for check in ex.checks:
         if check.passed and not verbose:
             continue
         symbol = paint(GREEN, "ok") if check.passed else paint(RED, "x ")
-        lines.append(f"   {symbol} {check.name}")
-        if not check.passed:
-            message = check.message
-            if check.hint:
-                message = message.removesuffix(f". Hint: {check.hint}")
-                if check.hint not in hints:
-                    hints.append(check.hint)
-            lines.extend(textwrap.wrap(message, width, initial_indent="        ", subsequent_indent="        "))
+        if check.passed:
+            lines.append(f"   {symbol} {check.name}")
+            continue
+        message = check.message
+        if check.hint:
+            message = message.removesuffix(f". Hint: {check.hint}")
+            if check.hint not in hints:
+                hints.append(check.hint)
+        if message in shown:
+            continue
+        same = sum(1 for c in failed if c.message == check.message)
+        shown[message] = same
+        more = f" (and {same - 1} more check{'s' * (same > 2)} with the same problem)" if same > 1 else ""
+        lines.append(f"   {symbol} {check.name}{more}")
+        lines.extend(textwrap.wrap(message, width, initial_indent="        ", subsequent_indent="        "))
     for hint in hints:
         lines.extend(textwrap.wrap(f"hint: {hint}", width, initial_indent="   ", subsequent_indent="         "))
     return lines

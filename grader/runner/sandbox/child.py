@@ -58,15 +58,27 @@ class SetupError(RuntimeError):
     """A planned layer could not be applied."""
 
 
-def _step(name: str, fn, *args):
+def _step(name: str, fn, *args, **kwargs):
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except Exception as exc:
         raise SetupError(f"sandbox: {name} failed: {exc}") from exc
 
 
+_arranged = False
+
+
+def report_setup_error(exc: BaseException, output_fd: int) -> None:
+    """Write why set-up failed to the job's output (fd 2 once the fds were rearranged)."""
+    try:
+        os.write(2 if _arranged else output_fd, f"{exc}\n".encode())
+    except OSError:
+        pass
+
+
 def _arrange_fds(in_fd: int, out_fd: int, output_fd: int) -> None:
     """stdin=/dev/null, stdout/stderr=output_fd, protocol pipes at 3/4, nothing else open."""
+    global _arranged
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 100) for fd in (in_fd, out_fd, output_fd)]
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
@@ -75,6 +87,7 @@ def _arrange_fds(in_fd: int, out_fd: int, output_fd: int) -> None:
     os.dup2(high[0], IN_FD)
     os.dup2(high[1], OUT_FD)
     os.closerange(OUT_FD + 1, 1 << 20)
+    _arranged = True
     sys.stdin = open(0, "r", closefd=False)
     sys.stdout = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")
     sys.stderr = open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")
@@ -213,7 +226,7 @@ def main() -> None:
         payload = load_payload(os.environ.get(PAYLOAD_ENV))   # imported before Landlock applies
         in_fd, out_fd = enter(plan, in_fd, out_fd, output_fd)
     except Exception as exc:
-        os.write(output_fd if output_fd > 2 else 2, f"{exc}\n".encode())
+        report_setup_error(exc, output_fd)
         os._exit(SETUP_FAILED)
     run_payload(payload, in_fd, out_fd)
 

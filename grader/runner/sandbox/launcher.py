@@ -1,0 +1,322 @@
+"""Launchers: how the grader starts sandboxed workers.
+
+ZygoteLauncher (batch grading): one exec'd-fresh zygote holds numpy+torch and forks a
+sandboxed child per start(); the grader talks to it over a socket and hands it the pipe
+ends with SCM_RIGHTS. SubprocessLauncher (`grader check`): a fresh interpreter per worker,
+which sandboxes itself before it runs the worker. Both return WorkerHandles.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Protocol
+
+from . import cgroups, child, reaper
+from .cgroups import JobCgroup
+from .limits import slot_user
+from .namespaces import hidden_paths
+from .policy import ExitStatus, SandboxError, SandboxPolicy, default_readable, grader_root
+from .probe import Capabilities, probe
+
+_THREADS_ENV = {v: "1" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                 "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
+
+
+class WorkerHandle(Protocol):
+    """A running sandboxed worker."""
+
+    pid: int
+
+    def poll(self) -> ExitStatus | None: ...
+    def wait(self, timeout: float | None) -> ExitStatus | None: ...
+    def kill(self) -> None: ...
+
+
+class Launcher(Protocol):
+    """Starts sandboxed workers."""
+
+    def start(self, *, in_fd: int, out_fd: int, output_fd: int, slot: int) -> WorkerHandle: ...
+    def report(self) -> str: ...
+    def close(self) -> None: ...
+
+
+def _child_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": str(grader_root()),
+           "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2", **_THREADS_ENV}
+    env.update(extra)
+    return env
+
+
+# ---------------------------------------------------------------- zygote
+
+
+class ZygoteHandle:
+    """A worker forked by the zygote; its status arrives as a message."""
+
+    def __init__(self, launcher: "ZygoteLauncher", job: int, pid: int) -> None:
+        self._launcher, self.job, self.pid = launcher, job, pid
+        self.status: ExitStatus | None = None
+
+    def poll(self) -> ExitStatus | None:
+        """The exit status if the worker (and its whole tree) is gone, else None; never blocks."""
+        if self.status is None:
+            self._launcher._pump(0)
+        return self.status
+
+    def wait(self, timeout: float | None) -> ExitStatus | None:
+        """Block until the worker is gone (tree killed, reaped, cleaned) or timeout; None on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.status is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            self._launcher._pump(0.05 if left is None else min(left, 0.05))
+        return self.status
+
+    def kill(self) -> None:
+        """Kill the whole tree (daemons too), wait until the zygote has reaped and cleaned up."""
+        if self.status is not None:
+            return
+        self._launcher._send({"op": "kill", "job": self.job})
+        if self.wait(10.0) is None:
+            raise SandboxError(f"worker {self.pid} did not die within 10 s of kill (zygote stuck?)")
+
+
+class ZygoteLauncher:
+    """Batch launcher: a fork server holding numpy+torch, one sandboxed child per start()."""
+
+    def __init__(self, policy: SandboxPolicy, workers: int, *, payload: str | None = None,
+                 start_timeout: float = 120.0) -> None:
+        """Start the zygote and wait for its capability probe; raises SandboxError (exam mode)."""
+        self.policy, self.workers = policy, workers
+        self._lock = threading.RLock()
+        self._handles: dict[int, ZygoteHandle] = {}
+        self._errors: dict[int, str] = {}
+        self._jobs = itertools.count(1)
+        self._closed = False
+        self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        config = json.dumps({"policy": policy.to_json(), "workers": workers, "payload": payload})
+        with theirs:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.runner.sandbox.zygote", str(theirs.fileno()), config],
+                pass_fds=[theirs.fileno()], env=_child_env({}), cwd="/",
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        hello = self._recv(start_timeout)
+        if hello is None or hello.get("event") != "hello":
+            self._kill_zygote()
+            raise SandboxError(f"the sandbox zygote did not start within {start_timeout:.0f} s"
+                               " (see its stderr above)")
+        self._report = hello["report"]
+        self.capabilities = Capabilities.from_json(hello["caps"]) if hello.get("caps") else None
+        if hello.get("error"):
+            self._kill_zygote()
+            raise SandboxError(f"{hello['error']}\n{self._report}")
+
+    def start(self, *, in_fd: int, out_fd: int, output_fd: int, slot: int) -> ZygoteHandle:
+        """Fork a sandboxed worker in `slot` that serves on in_fd/out_fd and prints to output_fd."""
+        if self._closed:
+            raise SandboxError("launcher is closed")
+        job = next(self._jobs)
+        with self._lock:
+            self._send({"op": "start", "job": job, "slot": slot}, [in_fd, out_fd, output_fd])
+            deadline = time.monotonic() + 30
+            while job not in self._handles and job not in self._errors:
+                if time.monotonic() > deadline or self._proc.poll() is not None:
+                    raise SandboxError(f"the zygote did not start job {job} (exit {self._proc.poll()})")
+                self._pump(0.05)
+            if job in self._errors:
+                raise SandboxError(f"could not start a worker in slot {slot}: {self._errors.pop(job)}")
+            return self._handles[job]
+
+    def report(self) -> str:
+        """One line: the layers in force and the resulting level."""
+        return self._report
+
+    def close(self) -> None:
+        """Kill every worker, stop the zygote; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._send({"op": "exit"})
+            self._proc.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            self._kill_zygote()
+        self._sock.close()
+
+    def __enter__(self) -> "ZygoteLauncher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- plumbing
+    def _send(self, message: dict, fds: list[int] | None = None) -> None:
+        data = json.dumps(message).encode()
+        with self._lock:
+            if fds:
+                socket.send_fds(self._sock, [data], fds)
+            else:
+                self._sock.send(data)
+
+    def _recv(self, timeout: float) -> dict | None:
+        if not select.select([self._sock], [], [], timeout)[0]:
+            return None
+        data = self._sock.recv(1 << 16)
+        if not data:
+            raise SandboxError("the sandbox zygote died")
+        return json.loads(data)
+
+    def _pump(self, timeout: float) -> None:
+        """Read and dispatch every pending zygote message (waiting up to timeout for the first)."""
+        with self._lock:
+            msg = self._recv(timeout)
+            while msg is not None:
+                event = msg.get("event")
+                if event == "started":
+                    self._handles[msg["job"]] = ZygoteHandle(self, msg["job"], msg["pid"])
+                elif event == "error":
+                    self._errors[msg["job"]] = msg["message"]
+                elif event == "exit":
+                    handle = self._handles.pop(msg["job"], None)
+                    if handle is not None:
+                        handle.status = ExitStatus(**msg["status"])
+                msg = self._recv(0)
+
+    def _kill_zygote(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+# ---------------------------------------------------------------- fresh process
+
+
+class SubprocessHandle:
+    """A worker in a fresh interpreter, child of the grader."""
+
+    def __init__(self, proc: subprocess.Popen, cgroup: JobCgroup | None, uid: int | None,
+                 scratch: str | None) -> None:
+        self._proc, self._cgroup, self._uid, self._scratch = proc, cgroup, uid, scratch
+        self.pid = proc.pid
+        self.status: ExitStatus | None = None
+        self._pidfd = os.pidfd_open(self.pid) if hasattr(os, "pidfd_open") else None
+
+    def poll(self) -> ExitStatus | None:
+        """The exit status if the worker is gone (tree killed and cleaned), else None."""
+        if self.status is None:
+            pid, status, rusage = os.wait4(self.pid, os.WNOHANG)
+            if pid:
+                self._finish(status, rusage)
+        return self.status
+
+    def wait(self, timeout: float | None) -> ExitStatus | None:
+        """Block until the worker exits or timeout; None on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            step = 0.05 if left is None else min(left, 0.05)
+            if self._pidfd is not None:
+                select.select([self._pidfd], [], [], left if left is not None else None)
+            else:
+                time.sleep(step)
+        return self.status
+
+    def kill(self) -> None:
+        """Kill the whole tree (cgroup, slot uid or session), reap, remove cgroup and scratch."""
+        if self.status is not None:
+            return
+        reaper.kill_tree(self.pid, cgroup=self._cgroup, uid=self._uid, reap=False)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.wait(None)
+
+    def _finish(self, status: int, rusage) -> None:
+        oom = self._cgroup.oom_killed() if self._cgroup else False
+        reaper.kill_tree(self.pid, cgroup=self._cgroup, uid=self._uid, reap=False)
+        if self._cgroup:
+            self._cgroup.remove()
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+        self._proc.returncode = status   # keep Popen from waiting on a reaped pid
+        self.status = ExitStatus.from_wait(status, rusage, oom)
+
+
+class SubprocessLauncher:
+    """Single-student launcher: a fresh sandboxed interpreter per worker (`grader check`)."""
+
+    def __init__(self, policy: SandboxPolicy, *, payload: str | None = None) -> None:
+        """Probe cheaply (no fork) and decide the layers; raises SandboxError in exam mode if weak."""
+        self.policy, self.payload = policy, payload
+        caps = self.capabilities = probe(policy, slots=1, verify=False)
+        self._readable = default_readable(policy)
+        self._hidden = hidden_paths(self._readable) if caps.root and caps.namespaces else {}
+        self._jobs = itertools.count(1)
+        missing = caps.missing(1)
+        if policy.exam and missing:
+            raise SandboxError("exam mode refuses to run without every strong sandbox layer; missing: "
+                               + "; ".join(missing) + "\n" + self.report())
+        if caps.root:
+            cgroups.sweep_stale(caps.cgroup)
+
+    def report(self) -> str:
+        """One line: the layers in force and the resulting level."""
+        caps = self.capabilities
+        uid = "grader-slot<k>" if caps.uid_drop(1) else ("root!" if caps.root else "same-as-grader")
+        return caps.report(1, uid_label=uid)
+
+    def start(self, *, in_fd: int, out_fd: int, output_fd: int, slot: int) -> SubprocessHandle:
+        """Start a fresh sandboxed interpreter in `slot`."""
+        caps = self.capabilities
+        user = slot_user(slot) if caps.root and caps.interpreter_readable else None
+        cg = None
+        if caps.root and caps.cgroup.any:
+            cg = JobCgroup(caps.cgroup, f"{cgroups.PREFIX}{os.getpid()}-{slot}-{next(self._jobs)}",
+                           memory_bytes=self.policy.memory_mb << 20, pids_max=self.policy.max_processes)
+        scratch = None
+        if not caps.namespaces:
+            scratch = tempfile.mkdtemp(prefix="grader-scratch-")
+            if user:
+                os.chown(scratch, *user)
+        plan = child.Plan(
+            policy=self.policy.to_json(), readable=self._readable, hidden=self._hidden,
+            root=caps.root, namespaces=caps.namespaces, pidns=caps.namespaces and not caps.root,
+            landlock_abi=caps.landlock_abi, seccomp=caps.seccomp is None,
+            uid=user[0] if user else None, gid=user[1] if user else None,
+            cgroup_dirs=tuple(cg.dirs) if cg else (), memory_cgroup=bool(cg and cg.memory_dir),
+            scratch=scratch or child.namespaces.SCRATCH, parent=os.getpid())
+        env = {child.PLAN_ENV: plan.to_json(), child.FDS_ENV: f"{in_fd},{out_fd},{output_fd}"}
+        if self.payload:
+            env[child.PAYLOAD_ENV] = self.payload
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "from grader.runner.sandbox.child import main; main()"],
+                pass_fds=(in_fd, out_fd, output_fd), env=_child_env(env), cwd="/",
+                stdin=subprocess.DEVNULL, stdout=output_fd, stderr=output_fd, start_new_session=True)
+        except BaseException:
+            if cg:
+                cg.remove()
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        return SubprocessHandle(proc, cg, user[0] if user else None, scratch)
+
+    def close(self) -> None:
+        """Nothing is shared between workers; present for the Launcher protocol."""
