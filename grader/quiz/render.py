@@ -28,7 +28,7 @@ def answer_hint(q: Question) -> str:
     text = HOW_TO_ANSWER[q.kind]
     if q.kind == "symbolic":
         names = ", ".join(v[0] for v in q.spec.variables)
-        text += f"; variables: {names}; functions: exp, log, sqrt, tanh, sigma, abs, max, ..."
+        text += f"; variables: {names}; functions such as exp, log, sqrt, tanh, sigma, abs, max"
     if q.kind == "numeric":
         text += f" (relative tolerance {q.spec.rtol:g})"
     return text

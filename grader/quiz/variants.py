@@ -147,7 +147,13 @@ def _integer(value: sympy.Expr, spec: QuestionSpec) -> int:
 
 
 def format_value(value: sympy.Expr, fmt: str | None = None) -> str:
-    """Show a parameter in a prompt: integers plainly, terminating rationals as decimals."""
+    """Show a parameter in a prompt: integers plainly, terminating rationals as decimals.
+
+    ``fmt`` is a float format spec (``".3f"``), or ``"+"`` for a signed term
+    (``x {b:+}`` shows ``x + 2`` or ``x − 2``).
+    """
+    if fmt == "+":
+        return ("− " if value < 0 else "+ ") + format_value(abs(value))
     if fmt:
         return format(float(value), fmt)
     if value.is_Integer:
