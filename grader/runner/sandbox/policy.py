@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Exit code of a child whose sandbox could not be set up (the reason is on its output fd).
@@ -67,15 +67,6 @@ class ExitStatus:
         """Plain-data form, for the zygote's status messages."""
         return {"exit_code": self.exit_code, "signal": self.signal,
                 "oom_killed": self.oom_killed, "cpu_seconds": self.cpu_seconds}
-
-
-@dataclass(frozen=True)
-class Paths:
-    """The filesystem view a child gets: read-only and read-write paths, scratch dir."""
-
-    readable: tuple[str, ...]
-    writable: tuple[str, ...] = ()
-    extra_files: tuple[str, ...] = field(default=("/dev/urandom", "/dev/random", "/dev/zero"))
 
 
 def grader_root() -> Path:
