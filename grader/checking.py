@@ -6,6 +6,7 @@ values, references and known mistakes are computed here and never sent.
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,29 @@ class PlannedCase:
     expected: Any
 
 
+@dataclass
+class UnitPlan:
+    """Everything the trusted side computes before seeing any student: reusable across students."""
+
+    spec: UnitSpec
+    device: str
+    cases: dict[str, list[PlannedCase]]
+
+
+# torch's random generator is global: reference and mistake runs seed it, so
+# they are serialised when several students are checked from threads.
+_REFERENCE_LOCK = threading.RLock()
+
+
+def plan_unit(course: Course, unit: Unit, *, device: str = "cpu", only: list[str] | None = None) -> UnitPlan:
+    """Load the unit's spec and compute every case's inputs and expected output once."""
+    from .api import resolve_device
+
+    device = resolve_device(device)
+    spec = load_unit_spec(course, unit)
+    return UnitPlan(spec, device, plan_cases(course, unit, spec, device, only))
+
+
 def case_seed(unit: str, exercise: str, index: int) -> int:
     """A stable seed for one case, independent of Python's hash randomisation."""
     digest = hashlib.sha256(f"{unit}/{exercise}/{index}".encode()).digest()
@@ -39,31 +63,35 @@ def case_seed(unit: str, exercise: str, index: int) -> int:
 
 
 def check_submission(course: Course, unit: Unit, submission: Submission, *, launcher: Launcher,
-                     device: str = "cpu", only: list[str] | None = None, slot: int = 0) -> UnitResult:
-    """Run every check of the unit (or of the exercises in `only`) on a submission."""
+                     device: str = "cpu", only: list[str] | None = None, slot: int = 0,
+                     plan: UnitPlan | None = None) -> UnitResult:
+    """Run every check of the unit (or of the exercises in `only`) on a submission.
+
+    `plan` (from `plan_unit`) skips computing the expected outputs again, for
+    batches where every student gets the same cases; it overrides device and only.
+    """
     cells = [{"source": c.source, "origin": c.origin} for c in submission.cells]
     session = Session(launcher, cells, cell_timeout=course.limits.check_timeout, slot=slot)
-    return run_checks(course, unit, submission, session, device=device, only=only)
+    return run_checks(course, unit, submission, session, device=device, only=only, plan=plan)
 
 
 def run_checks(course: Course, unit: Unit, submission: Submission, session: Any, *,
-               device: str = "cpu", only: list[str] | None = None) -> UnitResult:
-    """Plan the cases, run them through a started-or-not session, and score them."""
+               device: str = "cpu", only: list[str] | None = None, plan: UnitPlan | None = None) -> UnitResult:
+    """Plan the cases (unless given), run them through a started-or-not session, and score them."""
     session.start()  # the worker imports torch while we plan
     try:
-        from .api import resolve_device
-
-        device = resolve_device(device)
-        spec = load_unit_spec(course, unit)
-        plan = plan_cases(course, unit, spec, device, only)
+        if plan is None:
+            with _REFERENCE_LOCK:
+                plan = plan_unit(course, unit, device=device, only=only)
+        spec, device = plan.spec, plan.device
         result = UnitResult(unit=unit.id, device=device, notes=list(submission.problems))
         if not submission.cells:
             result.notes.append("no code found: put your notebooks or .py files in the unit's folder")
         session.load()
         result.notes.extend(f"{c.origin}: {c.error}" for c in session.cell_reports if c.error)
-        for name in plan:
+        for name, cases in plan.cases.items():
             config = unit.exercise(name)
-            result.exercises[name] = _run_exercise(course, spec, plan[name], config.points, session, device)
+            result.exercises[name] = _run_exercise(course, spec, cases, config.points, session, device)
         return result
     finally:
         session.close()
@@ -98,12 +126,13 @@ def _reference_output(case: Case, inputs: Any, namespace: dict, ctx: Any) -> Any
 
     from . import drivers
 
-    torch.manual_seed(ctx.seed)
-    if case.oracle is not None:
-        out = case.oracle(inputs, ctx)
-    else:
-        out = drivers.get(case.driver)(namespace, inputs, ctx)
-    return wire.decode(wire.encode(drivers.to_plain(out)))
+    with _REFERENCE_LOCK:
+        torch.manual_seed(ctx.seed)
+        if case.oracle is not None:
+            out = case.oracle(inputs, ctx)
+        else:
+            out = drivers.get(case.driver)(namespace, inputs, ctx)
+        return wire.decode(wire.encode(drivers.to_plain(out)))
 
 
 def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], points: float,
@@ -173,9 +202,10 @@ def _recognise(spec: UnitSpec, planned: PlannedCase, actual: Any, tolerance: Any
         try:
             import torch
 
-            torch.manual_seed(planned.seed)
-            out = drivers.get(planned.case.driver)(namespace, planned.inputs, ctx)
-            wrong = wire.decode(wire.encode(drivers.to_plain(out)))
+            with _REFERENCE_LOCK:
+                torch.manual_seed(planned.seed)
+                out = drivers.get(planned.case.driver)(namespace, planned.inputs, ctx)
+                wrong = wire.decode(wire.encode(drivers.to_plain(out)))
         except Exception:  # noqa: BLE001  (a mistake may well crash on some inputs)
             continue
         if matches(actual, wrong, tolerance):
