@@ -119,6 +119,9 @@ def _question(raw: Any, defaults: dict[str, Any]) -> QuestionSpec:
     if kind == "symbolic" and not variables:
         raise BankError("a symbolic question must declare its 'variables'")
 
+    if raw.get("mistakes") and kind not in ("integer", "numeric", "symbolic"):
+        raise BankError("'mistakes' are supported for integer, numeric and symbolic questions; "
+                        "give options a 'hint' instead")
     mistakes = tuple(
         MistakeSpec(_formula(str(m.get("answer", "")), known | var_names, "mistake"), str(m.get("hint", "")))
         for m in raw.get("mistakes", [])
