@@ -24,6 +24,9 @@ from .spec.loader import UnitSpec, load_unit_spec
 from .spec.model import Case, Exercise
 
 
+MAX_STALLS = 2  # after this many timeouts or crashes, the exercise's other checks are skipped
+
+
 @dataclass
 class PlannedCase:
     exercise: Exercise
@@ -147,12 +150,26 @@ def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], poin
         result.error = f"{which} is not defined in your notebooks or .py files"
         result.checks = [CheckResult(p.case.name, False, f"not run: {result.error}", p.case.weight) for p in cases]
         return result
+    stalls = 0
     for planned in cases:
-        result.checks.append(_run_case(course, spec, planned, session, device))
+        if stalls >= MAX_STALLS:
+            result.checks.append(CheckResult(
+                planned.case.name, False,
+                f"not run: {exercise.name} timed out or crashed on {stalls} earlier checks", planned.case.weight))
+            continue
+        check, stalled = _run_case(course, spec, planned, session, device)
+        stalls += stalled
+        result.checks.append(check)
     return result
 
 
-def _run_case(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any, device: str) -> CheckResult:
+def _run_case(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,
+              device: str) -> tuple[CheckResult, bool]:
+    """Run one case; also say whether it timed out or crashed the worker."""
+    check = _verdict(course, spec, planned, session, device)
+    return check, check.stalled
+
+def _verdict(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any, device: str) -> CheckResult:
     case, exercise = planned.case, planned.exercise
     timeout = case.timeout or course.limits.check_timeout
     run = session.run({"case": case.name, "driver": case.driver, "inputs": planned.inputs,
@@ -167,7 +184,9 @@ def _run_case(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any
         extra = f"; {exercise.forbidden_hint}" if exercise.forbidden_hint else ""
         return fail(f"uses {used}, which this exercise does not allow{extra}")
     if run.error is not None:
-        return fail(_error_message(run.error))
+        check = fail(_error_message(run.error))
+        check.stalled = run.error.get("kind") in ("timeout", "crashed")
+        return check
     tolerance = _tolerance(course, case)
     verdict = compare_tree(run.output, planned.expected, tolerance, names=exercise.outputs)
     if verdict.passed:

@@ -13,6 +13,7 @@ class CheckResult:
     message: str
     weight: float = 1.0
     hint: str | None = None
+    stalled: bool = False  # timed out or crashed the worker
 
     def to_json(self) -> dict:
         data = {"name": self.name, "passed": self.passed, "message": self.message}

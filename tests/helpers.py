@@ -42,3 +42,16 @@ def write_notebook(path: Path, cells: list[str], nbformat: int = 4) -> Path:
                         for c in cells]}
     path.write_text(json.dumps(nb), encoding="utf-8")
     return path
+
+
+def fast_course(tmp_path: Path, check_timeout: float = 2.0, memory_mb: int = 4096) -> Path:
+    """A copy of the course with short time limits, sharing the real solutions."""
+    text = (ROOT / "course.toml").read_text(encoding="utf-8")
+    text = text.replace("check_timeout = 10.0", f"check_timeout = {check_timeout}")
+    text = text.replace("memory_mb = 4096", f"memory_mb = {memory_mb}")
+    root = tmp_path / "course"
+    root.mkdir()
+    (root / "course.toml").write_text(text, encoding="utf-8")
+    (root / "solutions").symlink_to(ROOT / "solutions")
+    (root / "exercises").symlink_to(ROOT / "exercises")
+    return root

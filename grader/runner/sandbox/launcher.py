@@ -51,7 +51,9 @@ class Launcher(Protocol):
 
 
 def _child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": str(grader_root()),
+    inherited = os.environ.get("PYTHONPATH")
+    pythonpath = str(grader_root()) + (os.pathsep + inherited if inherited else "")
+    env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": pythonpath,
            "PYTHONDONTWRITEBYTECODE": "1", "MALLOC_ARENA_MAX": "2", **_THREADS_ENV}
     env.update(extra)
     return env

@@ -72,7 +72,14 @@ def reap_orphans(on_exit: OnExit | None = None) -> int:
 
 def kill_tree(leader: int, *, cgroup: JobCgroup | None, uid: int | None,
               reap: bool, on_exit: OnExit | None = None) -> None:
-    """Kill the job's tree by the strongest means available; reap orphans when we are their reaper."""
+    """Kill the job's tree by the strongest means available; reap orphans when we are their reaper.
+
+    The leader is killed directly too: it may not have joined its cgroup yet.
+    """
+    try:
+        os.kill(leader, signal.SIGKILL)   # our own unreaped child: its pid cannot have been reused
+    except ProcessLookupError:
+        pass
     if cgroup is not None:
         cgroup.kill()
     elif uid is not None:
