@@ -1,0 +1,405 @@
+"""Grade a whole class: discover submissions, grade them in parallel sandboxed slots, record grades.
+
+The imperative shell around `checking.check_submission`. The layout is nbgrader's
+"submitted" folder, `DIR/<student_id>/<unit>/`. Each worker thread owns one slot (its
+own sandbox uid) and checks one student at a time; the main thread alone writes the
+gradebook, one transaction per student, so a batch killed at any moment resumes
+where it stopped. A broken or hostile submission is a result, never a crash.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import queue
+import re
+import stat
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .checking import UnitPlan, check_submission, plan_unit
+from .config import Course, Unit
+from .errors import GraderFailure, UsageError
+from .gradebook import Gradebook
+from .notebook.collect import SKIP_DIRS, Submission, collect
+from .results import ExerciseResult, UnitResult
+
+STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+MAX_CONSECUTIVE_GRADER_ERRORS = 3
+HASH_CHUNK = 1 << 20
+
+
+# ---------------------------------------------------------------- discovery
+@dataclass(frozen=True)
+class StudentFolder:
+    """One student's folder for the unit; `problem` says why it cannot be graded at all."""
+
+    student: str
+    path: Path
+    problem: str | None = None
+
+
+def discover(submissions: Path, unit_id: str, *, student: str | None = None) -> tuple[list[StudentFolder], list[str]]:
+    """Every `DIR/<student>/<unit>/`, and the names skipped because they are not student ids."""
+    if not submissions.is_dir():
+        raise UsageError(f"{submissions} is not a folder", "give the folder holding one sub-folder per student")
+    folders, skipped = [], []
+    for entry in sorted(submissions.iterdir(), key=lambda p: p.name):
+        name = entry.name
+        if name.startswith(".") or (not entry.is_dir() and not entry.is_symlink()):
+            continue
+        if not STUDENT_ID.fullmatch(name):
+            skipped.append(f"{name!r}: not a valid student id (letters, digits and ._@+- only)")
+            continue
+        if student is not None and name != student:
+            continue
+        unit_dir = entry / unit_id
+        if entry.is_symlink():
+            folders.append(StudentFolder(name, unit_dir, "the student's folder is a symbolic link; not followed"))
+        elif unit_dir.is_symlink():
+            folders.append(StudentFolder(name, unit_dir, f"{unit_id}/ is a symbolic link; not followed"))
+        elif not unit_dir.is_dir():
+            folders.append(StudentFolder(name, unit_dir, f"no {unit_id}/ folder in the submission"))
+        else:
+            folders.append(StudentFolder(name, unit_dir))
+    if student is not None and not folders:
+        raise UsageError(f"no student '{student}' in {submissions}")
+    return folders, skipped
+
+
+def content_hash(folder: Path) -> tuple[str, dict[str, str]]:
+    """A digest of every file below folder (names, bytes, link targets), never following links.
+
+    Returns the digest and each regular file's own digest by relative path.
+    """
+    digest = hashlib.sha256()
+    files: dict[str, str] = {}
+    if not folder.is_dir() or folder.is_symlink():
+        digest.update(b"missing" if not folder.is_symlink() else b"link:" + os.fsencode(os.readlink(folder)))
+        return "sha256:" + digest.hexdigest(), files
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(names):
+            path = Path(root, name)
+            rel = path.relative_to(folder).as_posix()
+            try:
+                info = path.lstat()
+                if stat.S_ISLNK(info.st_mode):
+                    digest.update(f"L {rel}\0".encode() + os.fsencode(os.readlink(path)) + b"\0")
+                elif stat.S_ISREG(info.st_mode):
+                    own = _file_digest(path)
+                    files[rel] = own
+                    digest.update(f"F {rel}\0{own}\0".encode())
+            except OSError as exc:
+                digest.update(f"E {rel}\0{exc.errno}\0".encode())
+    return "sha256:" + digest.hexdigest(), files
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def spec_hash(course: Course, unit: Unit) -> str:
+    """A digest of everything besides the submission that a grade depends on."""
+    h = hashlib.sha256()
+    h.update(f"grader {__version__}\0{unit!r}\0{sorted(course.tolerances.items())!r}\0{course.limits!r}\0".encode())
+    folder = course.solutions_dir / unit.id
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+# ---------------------------------------------------------------- one student
+def prepare(folder: StudentFolder, files: dict[str, str], entry_names: set[str]) -> Submission:
+    """Collect the student's code, drop identical duplicate files, and note redefinitions."""
+    if folder.problem:
+        return Submission(problems=[folder.problem])
+    sub = collect(folder.path)
+    seen: dict[str, str] = {}
+    dropped = []
+    for name in sub.files:
+        digest = files.get(name)
+        if digest is not None and digest in seen:
+            sub.problems.append(f"{name} is an identical copy of {seen[digest]}; it was graded once")
+            dropped.append(name)
+        elif digest is not None:
+            seen[digest] = name
+    if dropped:
+        sub.cells = [c for c in sub.cells if _origin_file(c.origin) not in dropped]
+        sub.files = [f for f in sub.files if f not in dropped]
+    sub.problems.extend(_redefinitions(sub, entry_names))
+    return sub
+
+
+def _origin_file(origin: str) -> str:
+    return origin.split(", cell ")[0]
+
+
+def _redefinitions(sub: Submission, entry_names: set[str]) -> list[str]:
+    where: dict[str, list[str]] = {}
+    for cell in sub.cells:
+        if len(cell.source) > 1_000_000:
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in tree.body:
+            names = []
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = [node.name]
+            elif isinstance(node, ast.Assign):
+                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            for name in names:
+                if name in entry_names:
+                    files = where.setdefault(name, [])
+                    file = _origin_file(cell.origin)
+                    if file not in files:
+                        files.append(file)
+    return [f"`{name}` is defined in {', '.join(files)}; the last definition (in {files[-1]}) was graded"
+            for name, files in sorted(where.items()) if len(files) > 1]
+
+
+def nothing_to_grade(unit: Unit, reason: str, notes: list[str]) -> UnitResult:
+    """A zero for every exercise, each carrying the reason (no worker is started)."""
+    result = UnitResult(unit=unit.id, notes=list(notes))
+    for ex in unit.exercises:
+        result.exercises[ex.name] = ExerciseResult(ex.name, ex.points, [], f"not graded: {reason}")
+    return result
+
+
+# ---------------------------------------------------------------- launcher
+@dataclass
+class LauncherChoice:
+    launcher: object
+    report: str
+    strong: bool
+    fallback: str | None = None  # why the sandbox could not be used
+
+
+def open_launcher(course: Course, workers: int, *, exam: bool = False, mode: str = "auto") -> LauncherChoice:
+    """The zygote sandbox when it starts; else, outside exam mode, a local launcher with a loud reason."""
+    from .runner.local import LocalLauncher, LocalPolicy
+
+    if mode not in ("auto", "sandbox", "local"):
+        raise UsageError(f"unknown launcher {mode!r}", "use auto, sandbox or local")
+    if mode == "local":
+        if exam:
+            raise GraderFailure("exam mode refuses to grade without the sandbox (--launcher local was given)")
+        launcher = LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb))
+        return LauncherChoice(launcher, "sandbox: OFF (local processes, no isolation; --launcher local)", False)
+    try:
+        from .runner.sandbox import SandboxPolicy, ZygoteLauncher
+
+        policy = SandboxPolicy(memory_mb=course.limits.memory_mb, exam=exam)
+        launcher = ZygoteLauncher(policy, workers)
+    except Exception as exc:  # noqa: BLE001  (ImportError, SandboxError, OSError: all mean "no sandbox")
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        if exam or mode == "sandbox":
+            raise GraderFailure(f"the sandbox could not start: {reason}",
+                                "exam mode never grades unprotected; see docs/security.md") from exc
+        fallback = LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb))
+        return LauncherChoice(fallback, f"sandbox: UNAVAILABLE ({reason}) -> grading WITHOUT isolation "
+                              "in local processes; student code can read solutions and write files", False, reason)
+    caps = getattr(launcher, "capabilities", None)
+    missing = caps.missing(workers) if caps is not None else ["capabilities unknown"]
+    if exam and missing:
+        launcher.close()
+        raise GraderFailure("exam mode refuses to grade: missing sandbox layers: " + "; ".join(missing))
+    return LauncherChoice(launcher, launcher.report(), not missing)
+
+
+# ---------------------------------------------------------------- the batch
+@dataclass
+class Outcome:
+    """What happened to one student in this batch."""
+
+    student: str
+    status: str            # graded | ungradable | grader_error | skipped
+    result: UnitResult | None = None
+    error: str | None = None
+    content_hash: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class BatchOptions:
+    workers: int = 0                 # 0: all cores
+    force: bool = False
+    student: str | None = None
+    exam: bool = False
+    launcher: str = "auto"           # auto | sandbox | local
+    device: str = "cpu"
+
+
+@dataclass
+class BatchReport:
+    unit: str
+    sandbox: str
+    strong: bool
+    students: list[str] = field(default_factory=list)   # every student of this batch, graded or skipped
+    outcomes: list[Outcome] = field(default_factory=list)
+    skipped_names: list[str] = field(default_factory=list)
+    identical: list[list[str]] = field(default_factory=list)
+    aborted: str | None = None
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        """How many students ended with this status in this batch."""
+        return sum(o.status == status for o in self.outcomes)
+
+
+@dataclass
+class _Job:
+    folder: StudentFolder
+    content_hash: str
+    files: dict[str, str]
+
+
+def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradebook, options: BatchOptions, *,
+                on_start: Callable[[str, int], None] | None = None,
+                on_outcome: Callable[[Outcome], None] | None = None) -> BatchReport:
+    """Grade every student in submissions into gradebook; returns what was done.
+
+    on_start(sandbox_report, jobs) is called once the launcher is up; on_outcome after each
+    student is recorded (for a progress bar).
+    """
+    started = time.monotonic()
+    folders, skipped_names = discover(submissions, unit.id, student=options.student)
+    spec = spec_hash(course, unit)
+    known = gradebook.fingerprints(unit.id)
+    jobs, outcomes, by_hash = [], [], {}
+    for folder in folders:
+        digest, files = content_hash(folder.path)
+        if folder.problem is None and files:
+            by_hash.setdefault(digest, []).append(folder.student)
+        before = known.get(folder.student)
+        if (not options.force and before is not None and before.status != "grader_error"
+                and before.content_hash == digest and before.spec_hash == spec):
+            outcomes.append(Outcome(folder.student, "skipped", content_hash=digest))
+            continue
+        jobs.append(_Job(folder, digest, files))
+    workers = max(1, min(options.workers or os.cpu_count() or 1, max(len(jobs), 1)))
+    choice = open_launcher(course, workers, exam=options.exam, mode=options.launcher) if jobs else \
+        LauncherChoice(None, "sandbox: not started (nothing to grade)", True)
+    report = BatchReport(unit.id, choice.report, choice.strong, [f.student for f in folders], outcomes,
+                         skipped_names, [sorted(s) for s in by_hash.values() if len(s) > 1])
+    if on_start:
+        on_start(choice.report, len(jobs))
+    if not jobs:
+        report.seconds = time.monotonic() - started
+        return report
+    run_id = gradebook.begin_run(unit.id, choice.report, {
+        "workers": workers, "force": options.force, "student": options.student, "exam": options.exam,
+        "launcher": options.launcher, "jobs": len(jobs)})
+    try:
+        plan = plan_unit(course, unit, device=options.device)
+        entry_names = {n for ex in plan.spec.exercises.values() for n in ex.entry}
+        _run_pool(course, unit, jobs, plan, entry_names, choice.launcher, workers, gradebook, spec, run_id,
+                  report, on_outcome)
+    finally:
+        choice.launcher.close()
+        report.seconds = time.monotonic() - started
+        gradebook.finish_run(run_id, {s: report.count(s) for s in ("graded", "ungradable", "grader_error",
+                                                                   "skipped")} | {"aborted": report.aborted})
+    return report
+
+
+def _run_pool(course: Course, unit: Unit, jobs: list[_Job], plan: UnitPlan, entry_names: set[str],
+              launcher: object, workers: int, gradebook: Gradebook, spec: str, run_id: int,
+              report: BatchReport, on_outcome: Callable[[Outcome], None] | None) -> None:
+    todo: queue.Queue[_Job] = queue.Queue()
+    done: queue.Queue[Outcome | BaseException] = queue.Queue()
+    stop = threading.Event()
+    for job in jobs:
+        todo.put(job)
+
+    def slot_loop(slot: int) -> None:
+        while not stop.is_set():
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put(_grade_one(course, unit, job, plan, entry_names, launcher, slot))
+            except BaseException as exc:  # noqa: BLE001  (a grader failure ends the batch in the main thread)
+                done.put(exc)
+                return
+
+    threads = [threading.Thread(target=slot_loop, args=(k,), name=f"grade-slot{k}", daemon=True)
+               for k in range(workers)]
+    for thread in threads:
+        thread.start()
+    consecutive = 0
+    try:
+        for _ in range(len(jobs)):
+            outcome = _next(done, threads)
+            gradebook.record(unit.id, outcome.student, outcome.result, status=outcome.status,
+                             content_hash=outcome.content_hash, spec_hash=spec, error=outcome.error, run_id=run_id)
+            report.outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+            consecutive = consecutive + 1 if outcome.status == "grader_error" else 0
+            if consecutive >= MAX_CONSECUTIVE_GRADER_ERRORS:
+                report.aborted = (f"{consecutive} students in a row could not be graded because of the grader "
+                                  f"(last: {outcome.error}); stopped")
+                break
+    finally:
+        stop.set()  # results still in flight are dropped: those students are graded on the next run
+
+
+def _next(done: "queue.Queue[Outcome | BaseException]", threads: list[threading.Thread]) -> Outcome:
+    while True:
+        try:
+            item = done.get(timeout=0.5)
+        except queue.Empty:
+            if not any(t.is_alive() for t in threads) and done.empty():
+                raise GraderFailure("every grading thread stopped before the batch was finished") from None
+            continue
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+
+def _grade_one(course: Course, unit: Unit, job: _Job, plan: UnitPlan, entry_names: set[str],
+               launcher: object, slot: int) -> Outcome:
+    from .runner.session import WorkerFailure
+
+    started = time.monotonic()
+    student = job.folder.student
+
+    def outcome(status: str, result: UnitResult, error: str | None = None) -> Outcome:
+        return Outcome(student, status, result, error, job.content_hash, time.monotonic() - started)
+
+    try:
+        sub = prepare(job.folder, job.files, entry_names)
+    except Exception as exc:  # noqa: BLE001  (an unreadable folder is the student's problem)
+        reason = f"the submission could not be read: {type(exc).__name__}: {exc}"
+        return outcome("ungradable", nothing_to_grade(unit, reason, []), reason)
+    if not sub.cells:
+        reason = "; ".join(sub.problems) if sub.problems else f"no notebooks or .py files in {unit.id}/"
+        return outcome("ungradable", nothing_to_grade(unit, reason, sub.problems), reason)
+    last = None
+    for _attempt in range(2):
+        try:
+            result = check_submission(course, unit, sub, launcher=launcher, slot=slot, plan=plan)
+            return outcome("graded", result)
+        except GraderFailure:
+            raise
+        except WorkerFailure as exc:
+            last = f"the grader could not start a worker: {exc}"
+        except Exception as exc:  # noqa: BLE001  (a launcher or sandbox failure: retried, then recorded)
+            last = f"grading failed inside the grader: {type(exc).__name__}: {exc}"
+    reason = last or "unknown grader failure"
+    return outcome("grader_error", nothing_to_grade(unit, reason, sub.problems), reason)
+
+

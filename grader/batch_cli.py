@@ -1,0 +1,130 @@
+"""`grader grade` and `grader export`: the command line over grader.batch and the gradebook."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from .config import Course
+from .errors import UsageError
+
+
+def add_subcommands(sub: argparse._SubParsersAction) -> None:
+    """Register `grade` and `export` (called by grader.cli)."""
+    p = sub.add_parser("grade", help="grade every student's submission for a unit (instructors)")
+    p.add_argument("unit")
+    p.add_argument("--submissions", type=Path, required=True, metavar="DIR",
+                   help="nbgrader layout: DIR/<student_id>/<unit>/ with notebooks or .py files")
+    p.add_argument("--gradebook", type=Path, metavar="FILE", help="SQLite gradebook (default: gradebook.db beside course.toml)")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write grades.csv (one row per student)")
+    p.add_argument("--feedback", type=Path, metavar="DIR", help="write DIR/<student>/<unit>.html feedback pages")
+    p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel slots (default: all cores)")
+    p.add_argument("--force", action="store_true", help="re-grade unchanged submissions too")
+    p.add_argument("--student", metavar="ID", help="grade only this student")
+    p.add_argument("--json", action="store_true", help="print one JSON object with every student's scores")
+    p.add_argument("--exam", action="store_true", help="refuse to grade unless every strong sandbox layer is in force")
+    p.add_argument("--launcher", default="auto", choices=["auto", "sandbox", "local"],
+                   help="auto: the sandbox, falling back loudly to local processes; sandbox: never fall back; "
+                        "local: no isolation (development only)")
+    p.set_defaults(handler=grade_command)
+
+    p = sub.add_parser("export", help="write a unit's grades from the gradebook")
+    p.add_argument("unit")
+    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("--gradebook", type=Path, metavar="FILE")
+    p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
+    p.set_defaults(handler=export_command)
+
+
+def _gradebook_path(args: argparse.Namespace, course: Course) -> Path:
+    return (args.gradebook or course.root / "gradebook.db").absolute()
+
+
+def grade_command(args: argparse.Namespace, course: Course) -> int:
+    """Run a batch; 0 when it finished (whatever the scores), 3 when the grader could not grade someone."""
+    from .batch import BatchOptions, grade_batch
+    from .gradebook import Gradebook
+    from .gradebook.export import csv_text, summary_json
+    from .report.progress import Progress
+    from .report.summary import render_summary, summarize
+
+    unit = course.unit(args.unit)
+    if args.workers < 0:
+        raise UsageError("--workers must be 0 (all cores) or more")
+    options = BatchOptions(workers=args.workers, force=args.force, student=args.student, exam=args.exam,
+                           launcher=args.launcher)
+    progress: list[Progress] = []
+
+    def on_start(report: str, jobs: int) -> None:
+        print(report, file=sys.stderr, flush=True)
+        progress.append(Progress(jobs))
+        progress[0].start()
+
+    def on_outcome(outcome) -> None:  # noqa: ANN001
+        progress[0].advance(failed=outcome.status != "graded")
+
+    with Gradebook(_gradebook_path(args, course)) as gradebook:
+        gradebook.lock()
+        try:
+            report = grade_batch(course, unit, args.submissions, gradebook, options,
+                                 on_start=on_start, on_outcome=on_outcome)
+        finally:
+            if progress:
+                progress[0].finish()
+        grades = gradebook.grades(unit.id, report.students)
+        if args.csv:
+            _write_atomic(args.csv, csv_text(gradebook.grades(unit.id), unit))
+        if args.feedback:
+            _write_feedback(args.feedback, grades, unit, course)
+    summary = render_summary(summarize(report, grades, unit))
+    if args.json:
+        sys.stderr.write(summary)
+        print(json.dumps(summary_json(grades, unit), indent=2))
+    else:
+        sys.stdout.write(summary)
+    return 3 if report.aborted or report.count("grader_error") else 0
+
+
+def export_command(args: argparse.Namespace, course: Course) -> int:
+    """Write the unit's grades as CSV or JSON from the gradebook."""
+    from .gradebook import Gradebook
+    from .gradebook.export import csv_text, full_json
+
+    unit = course.unit(args.unit)
+    with Gradebook(_gradebook_path(args, course), readonly=True) as gradebook:
+        grades = gradebook.grades(unit.id)
+    text = csv_text(grades, unit) if args.format == "csv" else json.dumps(full_json(grades, unit), indent=2) + "\n"
+    if args.output:
+        _write_atomic(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _write_feedback(folder: Path, grades: list, unit, course: Course) -> None:  # noqa: ANN001
+    from .report.feedback_html import render_feedback
+
+    for grade in grades:
+        _write_atomic(folder / grade.student / f"{unit.id}.html", render_feedback(grade, unit, course_name=course.name))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write a whole file or nothing: a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
