@@ -116,9 +116,14 @@ def _question(spec: QuestionSpec, env: dict[str, sympy.Expr], options: tuple[Opt
         assert spec.answer is not None and not isinstance(spec.answer, tuple)
         exact = _sym(spec.answer, env)
         answer = _student_form(spec, exact)
-    mistakes = tuple((_student_form(spec, _sym(m.answer, env)), m.hint) for m in spec.mistakes)
+    mistakes = []
+    for m in spec.mistakes:
+        try:
+            mistakes.append((_student_form(spec, _sym(m.answer, env)), m.hint))
+        except (ZeroDivisionError, BankError):
+            pass  # the mistake is undefined for these parameters: nothing to recognise
     return Question(spec=spec, prompt=fill(spec.prompt, env), params=dict(env), options=options,
-                    answer=answer, exact=exact, mistakes=mistakes)
+                    answer=answer, exact=exact, mistakes=tuple(mistakes))
 
 
 def _student_form(spec: QuestionSpec, value: sympy.Expr) -> Any:
