@@ -134,12 +134,25 @@ def _values(actual: np.ndarray, expected: np.ndarray, dtype: str, tolerance: Tol
         parts.append(f"largest difference {worst_diff:.3g}{at}, tolerance {tol:.3g}")
     else:
         got = actual[worst] if bad.ndim else actual
-        parts.append(f"got {_num(got)}{at}, expected {_num(expected[worst] if bad.ndim else expected)}")
+        want = expected[worst] if bad.ndim else expected
+        parts.append(f"got {_num(got)}{at} where {_expectation(want)} was expected")
     if total == 1:
-        got, want = _num(actual.reshape(-1)[0]), _num(expected.reshape(-1)[0])
-        detail = f" (difference {worst_diff:.3g}, tolerance {tol:.3g})" if math.isfinite(worst_diff) else ""
-        parts = [f"got {got}, expected {want}{detail}"]
+        got = _num(actual.reshape(-1)[0])
+        if math.isfinite(worst_diff):
+            parts = [f"got {got}, which is off by {worst_diff:.3g} (tolerance {tol:.3g})"]
+        else:
+            parts = [f"got {got} where {_expectation(expected.reshape(-1)[0])} was expected"]
     return Verdict(False, where + ", ".join(parts), "values")
+
+
+def _expectation(value: Any) -> str:
+    """Describe an expected value without giving it away."""
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "an infinite value"
+    return "a finite value"
 
 
 def _is_number(value: Any) -> bool:
