@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up everything the grader needs on a fresh machine: a virtual environment
+# in .venv with the pinned CPU build of torch, the grader itself (editable) and
+# the test tools, then the per-slot users for sandboxed batch grading.
+# Idempotent: a second run only checks what is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+    "$python" -m venv .venv
+fi
+# torch is pinned: this wheel is the CPU build kept on local disk; an unpinned
+# torch would pull a CUDA build of several GB. Any recent torch works with the code.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[test]"
+bash scripts/setup-sandbox.sh >/dev/null
+echo "setup: ready ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"
