@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
 from . import register
@@ -86,7 +87,7 @@ def load_state(model: torch.nn.Module, state: Mapping[str, Any], ctx: DriverCont
         problems.append(f"it has {_names(extra)}, which the reference does not")
     for name, value in state.items():
         if name in own:
-            want = tuple(value.shape)
+            want = tuple(np.shape(value.data if hasattr(value, "data") else value))
             if tuple(own[name].shape) != want:
                 problems.append(f"`{name}` has shape {shape_text(own[name].shape)}, the reference's "
                                 f"{shape_text(want)}")

@@ -1,0 +1,260 @@
+"""Checks for Unit 4: RNN, LSTM and GRU steps and an LSTM over a sequence.
+
+Expected values and gradients come from PyTorch's own layers (nn.RNNCell,
+nn.LSTMCell, nn.GRUCell, nn.LSTM) holding the case's weights; the student's
+function is differentiated by the `call_grad` driver against the same
+fixed cotangents.
+"""
+import numpy as np
+import torch
+
+from grader.drivers.gradients import vjp_loss
+from grader.spec import Case, Exercise, Mistake, call_inputs
+
+from . import mistakes as m
+
+DTYPES = (np.float32, np.float64)
+NAME = {np.float32: "float32", np.float64: "float64"}
+LOOSE = {np.float32: 1e-5, np.float64: None}  # float32: other devices sum in other orders
+
+RECURRENT_SHORTCUTS = (
+    "torch.lstm_cell", "torch.gru_cell", "torch.rnn_tanh_cell", "torch.rnn_relu_cell",
+    "torch.lstm", "torch.gru", "torch.rnn_tanh", "torch.rnn_relu",
+)
+SHORTCUT_HINT = "write the gate equations yourself with matrix products, sigmoid and tanh"
+STACKED_LAYOUT = ("PyTorch stores the gate weights stacked as rows: W_ih is (G*H, D) and W_hh is (G*H, H), "
+                  "so multiply x @ W_ih.T and h @ W_hh.T")
+PLAIN_LAYOUT = "here W_xh is (D, H) and W_hh is (H, H): x @ W_xh and h @ W_hh need no transpose"
+MATMUL_ERROR = "shapes cannot be multiplied"
+
+
+def _normal(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+# oracles: PyTorch's layers with the case's weights ------------------------
+def _args(inputs, ctx):
+    return dict(zip(inputs["arg_names"], (ctx.convert(a) for a in inputs["args"])))
+
+
+def _layer(kind, a, D, H):
+    """A PyTorch layer on the inputs' device and dtype whose parameters hold the case's weights."""
+    x = a["x"] if "x" in a else a["X"]
+    make = {"rnn": torch.nn.RNNCell, "lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell, "lstm_seq": torch.nn.LSTM}
+    layer = make[kind](D, H).to(device=x.device, dtype=x.dtype)
+    suffix = "_l0" if kind == "lstm_seq" else ""
+    with torch.no_grad():
+        if kind == "rnn":
+            values = {"weight_ih": a["W_xh"].T, "weight_hh": a["W_hh"].T, "bias_ih": a["b"],
+                      "bias_hh": torch.zeros_like(a["b"])}
+        else:
+            values = {"weight_ih": a["W_ih"], "weight_hh": a["W_hh"], "bias_ih": a["b_ih"], "bias_hh": a["b_hh"]}
+        for name, value in values.items():
+            getattr(layer, name + suffix).copy_(value)
+    return layer
+
+
+def _run(kind, a, layer):
+    with torch.backends.cudnn.flags(enabled=False):  # the plain implementation on every device
+        if kind in ("rnn", "gru"):
+            return layer(a["x"], a["h"])
+        if kind == "lstm":
+            return layer(a["x"], (a["h"], a["c"]))
+        out, (h, c) = layer(a["X"], (a["h0"].unsqueeze(0), a["c0"].unsqueeze(0)))
+        return out, (h.squeeze(0), c.squeeze(0))
+
+
+def _sizes(kind, a):
+    W = a["W_xh"] if kind == "rnn" else a["W_ih"]
+    return (W.shape[0], W.shape[1]) if kind == "rnn" else (W.shape[1], a["W_hh"].shape[1])
+
+
+def value_oracle(kind):
+    def oracle(inputs, ctx):
+        a = _args(inputs, ctx)
+        with torch.no_grad():
+            return _run(kind, a, _layer(kind, a, *_sizes(kind, a)))
+    oracle.__name__ = f"{kind}_value_oracle"
+    return oracle
+
+
+def grad_oracle(kind):
+    """Gradients of sum(output * cotangent) from autograd through PyTorch's layer."""
+    def oracle(inputs, ctx):
+        a = _args(inputs, ctx)
+        layer = _layer(kind, a, *_sizes(kind, a))
+        for name in ("x", "h", "c", "X", "h0", "c0"):
+            if name in a:
+                a[name] = a[name].clone().requires_grad_(True)
+        loss = vjp_loss(_run(kind, a, layer), ctx.convert(inputs["cotangent"]), inputs["fn"])
+        loss.backward()
+        suffix = "_l0" if kind == "lstm_seq" else ""
+        p = {n: getattr(layer, n + suffix).grad for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        if kind == "rnn":
+            weights = {"W_xh": p["weight_ih"].T, "W_hh": p["weight_hh"].T, "b": p["bias_ih"]}
+        else:
+            weights = {"W_ih": p["weight_ih"], "W_hh": p["weight_hh"], "b_ih": p["bias_ih"], "b_hh": p["bias_hh"]}
+        grads = {**{n: a[n].grad for n in ("x", "h", "c", "X", "h0", "c0") if n in a}, **weights}
+        return {f"d{n}": grads[n] for n in inputs["wrt"]}
+    oracle.__name__ = f"{kind}_grad_oracle"
+    return oracle
+
+
+# case builders ------------------------------------------------------------
+def _weights(rng, kind, D, H, dtype):
+    scale = 1.0 / np.sqrt(H)
+    if kind == "rnn":
+        return {"W_xh": _normal(rng, (D, H), dtype, 2 * scale), "W_hh": _normal(rng, (H, H), dtype, 2 * scale),
+                "b": _normal(rng, (H,), dtype, 0.5)}
+    G = 4 if kind.startswith("lstm") else 3
+    return {"W_ih": _normal(rng, (G * H, D), dtype, 2 * scale), "W_hh": _normal(rng, (G * H, H), dtype, 2 * scale),
+            "b_ih": _normal(rng, (G * H,), dtype, 0.5), "b_hh": _normal(rng, (G * H,), dtype, 0.5)}
+
+
+def _step_args(rng, kind, N, D, H, dtype, zero_state=False):
+    state = (lambda shape: np.zeros(shape, dtype)) if zero_state else (lambda shape: _normal(rng, shape, dtype))
+    args = {"x": _normal(rng, (N, D), dtype), "h": state((N, H))}
+    if kind == "lstm":
+        args["c"] = state((N, H))
+    return {**args, **_weights(rng, kind, D, H, dtype)}
+
+
+def _cotangent(rng, kind, shapes, dtype):
+    if kind == "lstm":
+        return (_normal(rng, shapes, dtype), _normal(rng, shapes, dtype))
+    if kind == "lstm_seq":
+        T, N, H = shapes
+        return (_normal(rng, (T, N, H), dtype), (_normal(rng, (N, H), dtype), _normal(rng, (N, H), dtype)))
+    return _normal(rng, shapes, dtype)
+
+
+def _hints(kind):
+    return {MATMUL_ERROR: PLAIN_LAYOUT if kind == "rnn" else STACKED_LAYOUT}
+
+
+def step_cases(kind, fn, sizes):
+    """Value cases for each size and dtype, a zero-state case, and float64 gradient cases."""
+    def cases(rng):
+        out = []
+        for dtype in DTYPES:
+            for N, D, H in sizes:
+                args = _step_args(rng, kind, N, D, H, dtype)
+                out.append(Case(f"N={N}, D={D}, H={H}, {NAME[dtype]}",
+                                {**call_inputs(fn, args), "error_hints": _hints(kind)}, driver="call_hinted",
+                                rtol=LOOSE[dtype], atol=LOOSE[dtype], oracle=value_oracle(kind)))
+        args = _step_args(rng, kind, 2, 3, 4, np.float64, zero_state=True)
+        out.append(Case("first step, from a zero state", {**call_inputs(fn, args), "error_hints": _hints(kind)},
+                        driver="call_hinted", oracle=value_oracle(kind)))
+        for N, D, H in sizes[:2]:
+            args = _step_args(rng, kind, N, D, H, np.float64)
+            inputs = {**call_inputs(fn, args), "wrt": list(args), "error_hints": _hints(kind),
+                      "cotangent": _cotangent(rng, kind, (N, H), np.float64)}
+            out.append(Case(f"gradients of every input and weight, N={N}, D={D}, H={H}", inputs,
+                            driver="call_grad", oracle=grad_oracle(kind)))
+        return out
+    return cases
+
+
+def lstm_forward_cases(rng):
+    out = []
+    for dtype in DTYPES:
+        for T, N, D, H in ((5, 3, 4, 6), (1, 2, 3, 2), (12, 4, 8, 8)):
+            args = {"X": _normal(rng, (T, N, D), dtype), "h0": _normal(rng, (N, H), dtype),
+                    "c0": _normal(rng, (N, H), dtype), **_weights(rng, "lstm_seq", D, H, dtype)}
+            out.append(Case(f"T={T}, N={N}, D={D}, H={H}, {NAME[dtype]}",
+                            {**call_inputs("lstm_forward", args), "error_hints": _hints("lstm_seq")},
+                            driver="call_hinted", rtol=LOOSE[dtype], atol=LOOSE[dtype],
+                            oracle=value_oracle("lstm_seq")))
+    for T, N, D, H in ((4, 2, 3, 5), (7, 3, 2, 4)):
+        args = {"X": _normal(rng, (T, N, D), np.float64), "h0": _normal(rng, (N, H), np.float64),
+                "c0": _normal(rng, (N, H), np.float64), **_weights(rng, "lstm_seq", D, H, np.float64)}
+        inputs = {**call_inputs("lstm_forward", args), "wrt": list(args), "error_hints": _hints("lstm_seq"),
+                  "cotangent": _cotangent(rng, "lstm_seq", (T, N, H), np.float64)}
+        out.append(Case(f"gradients through all {T} steps, N={N}, D={D}, H={H}", inputs, driver="call_grad",
+                        oracle=grad_oracle("lstm_seq")))
+    return out
+
+
+# the square sizes (D == H) let a transposed W_xh run, so that mistake is recognised
+RNN_SIZES = ((4, 3, 5), (1, 6, 2), (3, 4, 4), (8, 10, 16))
+CELL_SIZES = ((4, 3, 5), (1, 6, 2), (8, 10, 16))
+
+
+def _mistakes(fn, pairs):
+    return tuple(Mistake(hint, {fn: wrong}) for hint, wrong in pairs)
+
+
+GATE_ORDER = "the gate blocks of W_ih come in the order input, forget, cell (g), output: i, f, g, o = gates.chunk(4, 1)"
+SWAPPED = "sigmoid and tanh are swapped: the gates i, f, o use sigmoid, the candidate g and the output use tanh"
+GRU_ORDER = "the rows of W_ih come in the order reset, update, new: r, z, n = ....chunk(3, 1)"
+
+EXERCISES = [
+    Exercise(
+        name="rnn_step",
+        entry=("rnn_step",),
+        cases=step_cases("rnn", "rnn_step", RNN_SIZES),
+        forbidden=RECURRENT_SHORTCUTS,
+        forbidden_hint=SHORTCUT_HINT,
+        mistakes=_mistakes("rnn_step", (
+            ("add the bias b before the tanh", m.rnn_no_bias),
+            ("a vanilla RNN uses tanh, not sigmoid", m.rnn_sigmoid),
+            ("apply tanh to the pre-activation", m.rnn_no_activation),
+            (PLAIN_LAYOUT, m.rnn_transposed),
+            ("the previous hidden state enters through h @ W_hh; it is missing", m.rnn_no_recurrence),
+        )),
+    ),
+    Exercise(
+        name="lstm_step",
+        entry=("lstm_step",),
+        cases=step_cases("lstm", "lstm_step", CELL_SIZES),
+        outputs=("h_next", "c_next"),
+        forbidden=RECURRENT_SHORTCUTS,
+        forbidden_hint=SHORTCUT_HINT,
+        mistakes=_mistakes("lstm_step", (
+            (GATE_ORDER + " (you used i, f, o, g)", m.lstm_order_ifog),
+            (GATE_ORDER + " (you swapped input and forget)", m.lstm_order_figo),
+            (GATE_ORDER, m.lstm_order_gifo),
+            (SWAPPED, m.lstm_swapped_activations),
+            ("the cell candidate g uses tanh, not sigmoid", m.lstm_sigmoid_candidate),
+            ("h_next = o * tanh(c_next): the tanh on the cell is missing", m.lstm_no_cell_tanh),
+            ("the forget gate scales the previous cell state c, not h: c_next = f * c + i * g", m.lstm_forget_on_h),
+            (STACKED_LAYOUT + "; reshaping W_ih to (D, 4H) mixes up its entries", m.lstm_reshaped_weights),
+            ("add both biases, b_ih and b_hh", m.lstm_one_bias),
+            ("h_next uses the new cell state: o * tanh(c_next)", m.lstm_h_from_old_c),
+        )),
+    ),
+    Exercise(
+        name="gru_step",
+        entry=("gru_step",),
+        cases=step_cases("gru", "gru_step", CELL_SIZES),
+        forbidden=RECURRENT_SHORTCUTS,
+        forbidden_hint=SHORTCUT_HINT,
+        mistakes=_mistakes("gru_step", (
+            ("in nn.GRUCell the update gate keeps the old state: h_next = (1 - z) * n + z * h", m.gru_blend_swapped),
+            ("nn.GRUCell applies the reset gate after the product: n = tanh(x_n + r * (h @ W_hn.T + b_hn))",
+             m.gru_reset_before_matmul),
+            ("the reset gate scales only the hidden part of n, not the input part", m.gru_reset_on_everything),
+            (GRU_ORDER, m.gru_order_zrn),
+            ("sigmoid and tanh are swapped: r and z use sigmoid, the new state n uses tanh", m.gru_swapped_activations),
+            (STACKED_LAYOUT + "; reshaping W_ih to (D, 3H) mixes up its entries", m.gru_reshaped_weights),
+        )),
+    ),
+    Exercise(
+        name="lstm_forward",
+        entry=("lstm_forward",),
+        cases=lstm_forward_cases,
+        outputs=("outputs", "(h_T, c_T)"),
+        forbidden=RECURRENT_SHORTCUTS,
+        forbidden_hint=SHORTCUT_HINT,
+        mistakes=_mistakes("lstm_forward", (
+            ("outputs holds the hidden state h of every step, not the cell state c", m.lstm_forward_cell_outputs),
+            ("carry (h, c) from one step to the next instead of starting every step from (h0, c0)",
+             m.lstm_forward_no_carry),
+            ("carry the cell state c from step to step too", m.lstm_forward_cell_reset),
+            ("append h after the step, so that outputs[t] is the state after reading X[t]", m.lstm_forward_shifted),
+            ("stack the outputs along a new first axis: outputs is (T, N, H), not (N, T, H)",
+             m.lstm_forward_batch_first),
+            ("your lstm_step is wrong (the gate order): fix lstm_step first", m.lstm_forward_wrong_step),
+        )),
+    ),
+]

@@ -1,0 +1,394 @@
+"""Checks for Unit 5: convolution arithmetic, convolution and pooling by hand, residual blocks, a small ResNet.
+
+Convolution and pooling are compared with F.conv2d and F.max_pool2d; the
+modules are compared with the reference modules of resnet.py through the
+`module` drivers, with the reference's weights sent as inputs.
+"""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from grader.spec import Case, Exercise, Mistake, call_inputs
+
+from . import mistakes as m
+from .resnet import ResidualBlock, SmallResNet
+
+DTYPES = (np.float32, np.float64)
+NAME = {np.float32: "float32", np.float64: "float64"}
+LOOSE = {np.float32: 1e-5, np.float64: None}  # float32 sums run in other orders on other devices
+
+
+def _normal(rng, shape, dtype, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def _mistakes(fn, pairs):
+    return tuple(Mistake(hint, {fn: wrong}) for hint, wrong in pairs)
+
+
+# conv_output_size ---------------------------------------------------------
+SIZES = (  # (size, kernel_size, stride, padding, dilation)
+    (32, 5, 2, 0, 1),    # the lecture's first convolution: 14
+    (14, 2, 2, 1, 1),    # its pooling layer: 8
+    (64, 7, 2, 3, 1),    # ResNet stem: 32
+    (32, 3, 2, 1, 1),    # max pooling after the stem: 16 (16.5 floored)
+    (28, 5, 1, 0, 1),
+    (28, 3, 1, 1, 1),
+    (10, 3, 3, 0, 1),
+    (10, 3, 1, 0, 2),
+    (9, 3, 2, 2, 3),
+    (5, 5, 1, 0, 1),
+)
+TOO_SMALL = ((3, 5, 1, 0, 1), (4, 5, 1, 0, 1), (5, 3, 1, 0, 3))
+
+
+def size_cases(rng):
+    names = ("size", "kernel_size", "stride", "padding", "dilation")
+    cases = []
+    for values in SIZES:
+        args = dict(zip(names, values))
+        cases.append(Case(", ".join(f"{k}={v}" for k, v in args.items()), call_inputs("conv_output_size", args),
+                          driver="call_int"))
+    cases.append(Case("stride, padding and dilation default to 1, 0, 1",
+                      call_inputs("conv_output_size", {"size": 12, "kernel_size": 4}), driver="call_int"))
+    for values in TOO_SMALL:
+        args = dict(zip(names, values))
+        cases.append(Case(f"size={values[0]}, kernel_size={values[1]}, dilation={values[4]} raises ValueError",
+                          {**call_inputs("conv_output_size", args), "expect": "ValueError"}, driver="call_raises"))
+    return cases
+
+
+# conv2d_forward -----------------------------------------------------------
+def _precise():
+    """cuDNN without TF32, so that a float32 reference is accurate on a GPU too."""
+    return torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=True, allow_tf32=False)
+
+
+def conv_oracle(inputs, ctx):
+    x, w, b = (ctx.convert(a) for a in inputs["args"])
+    with _precise():
+        return F.conv2d(x, w, b, **inputs["kwargs"])
+
+
+CONV_SHAPES = (  # name, x shape, w shape, stride, padding
+    ("3x3 kernel", (2, 3, 7, 7), (4, 3, 3, 3), 1, 0),
+    ("3x3 kernel, stride 2, padding 1", (2, 3, 8, 8), (5, 3, 3, 3), 2, 1),
+    ("2x3 kernel, stride 2 on a 9x8 input (does not divide evenly)", (2, 3, 9, 8), (4, 3, 2, 3), 2, 0),
+    ("3x2 kernel, stride 3, padding 2 on 10x11", (1, 2, 10, 11), (3, 2, 3, 2), 3, 2),
+    ("1x1 kernel", (3, 4, 5, 6), (2, 4, 1, 1), 1, 0),
+    ("kernel as large as the input", (2, 2, 5, 5), (3, 2, 5, 5), 1, 0),
+    ("one input channel, 5x5 kernel, padding 2", (2, 1, 6, 6), (2, 1, 5, 5), 1, 2),
+    ("the lecture's layer: 5x5, stride 2 on 32x32", (2, 3, 32, 32), (8, 3, 5, 5), 2, 0),
+)
+
+
+def conv_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        for name, xs, ws, stride, padding in CONV_SHAPES:
+            args = {"x": _normal(rng, xs, dtype), "w": _normal(rng, ws, dtype), "b": _normal(rng, ws[:1], dtype)}
+            cases.append(Case(f"{name}, {NAME[dtype]}",
+                              call_inputs("conv2d_forward", args, stride=stride, padding=padding),
+                              rtol=LOOSE[dtype], atol=LOOSE[dtype], oracle=conv_oracle))
+    args = {"x": _normal(rng, (2, 2, 6, 5), np.float64), "w": _normal(rng, (3, 2, 3, 3), np.float64),
+            "b": _normal(rng, (3,), np.float64)}
+    cases.append(Case("stride and padding default to 1 and 0", call_inputs("conv2d_forward", args),
+                      oracle=conv_oracle))
+    return cases
+
+
+# maxpool2d_forward --------------------------------------------------------
+def pool_oracle(inputs, ctx):
+    (x,) = (ctx.convert(a) for a in inputs["args"])
+    return F.max_pool2d(x, **inputs["kwargs"])
+
+
+POOLS = (  # name, x shape, kernel_size, stride, padding
+    ("2x2, stride 2", (2, 3, 8, 8), 2, 2, 0),
+    ("3x3, stride 2, padding 1 (the ResNet stem)", (2, 2, 9, 9), 3, 2, 1),
+    ("3x3, stride 2 on 8x7 (does not divide evenly)", (1, 3, 8, 7), 3, 2, 0),
+    ("2x2, stride 2, padding 1 (the lecture's layer)", (2, 4, 14, 14), 2, 2, 1),
+    ("(2, 3) kernel, stride (2, 1)", (2, 2, 6, 7), (2, 3), (2, 1), 1),
+    ("3x3, stride 1", (1, 2, 5, 6), 3, 1, 0),
+)
+
+
+def pool_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        for name, xs, k, s, p in POOLS:
+            x = _normal(rng, xs, dtype) - 1.0   # mostly negative, so zero padding would show
+            cases.append(Case(f"{name}, {NAME[dtype]}",
+                              call_inputs("maxpool2d_forward", {"x": x}, kernel_size=k, stride=s, padding=p),
+                              oracle=pool_oracle))
+    x = _normal(rng, (2, 3, 7, 9), np.float64)
+    cases.append(Case("stride defaults to kernel_size", call_inputs("maxpool2d_forward", {"x": x}, kernel_size=3),
+                      oracle=pool_oracle))
+    x = -np.abs(_normal(rng, (1, 2, 5, 5), np.float64)) - 0.5
+    cases.append(Case("all-negative input with padding 1",
+                      call_inputs("maxpool2d_forward", {"x": x}, kernel_size=2, stride=2, padding=1),
+                      oracle=pool_oracle))
+    return cases
+
+
+# parameter counts ---------------------------------------------------------
+def conv_params_cases(rng):
+    rows = (  # in, out, kernel, bias
+        (3, 100, 5, True),          # the lecture's first convolution: 7600
+        (1, 6, 5, True), (6, 16, 5, True), (64, 128, 3, True), (64, 128, 1, True),
+        (3, 64, 7, False), (16, 32, (3, 5), True), (4, 8, (1, 3), False),
+    )
+    cases = []
+    for cin, cout, k, bias in rows:
+        args = {"in_channels": cin, "out_channels": cout, "kernel_size": k}
+        cases.append(Case(f"Conv2d({cin}, {cout}, kernel_size={k}, bias={bias})",
+                          call_inputs("conv2d_num_params", args, bias=bias), driver="call_int"))
+    cases.append(Case("bias defaults to True",
+                      call_inputs("conv2d_num_params", {"in_channels": 2, "out_channels": 3, "kernel_size": 3}),
+                      driver="call_int"))
+    return cases
+
+
+def linear_params_cases(rng):
+    rows = ((6400, 7, True), (7, 10, True), (400, 120, True), (120, 84, True), (84, 10, False), (1, 1, True))
+    cases = [Case(f"Linear({i}, {o}, bias={b})",
+                  call_inputs("linear_num_params", {"in_features": i, "out_features": o}, bias=b), driver="call_int")
+             for i, o, b in rows]
+    cases.append(Case("bias defaults to True",
+                      call_inputs("linear_num_params", {"in_features": 5, "out_features": 3}), driver="call_int"))
+    return cases
+
+
+# receptive_field ----------------------------------------------------------
+def field_cases(rng):
+    stacks = (
+        ("no layers", []),
+        ("one 3x3 convolution", [(3, 1)]),
+        ("two 3x3 convolutions", [(3, 1), (3, 1)]),
+        ("5x5 stride 2, then 2x2 pooling stride 2", [(5, 2), (2, 2)]),
+        ("ResNet stem, pooling and two 3x3 convolutions", [(7, 2), (3, 2), (3, 1), (3, 1)]),
+        ("three 3x3 stride-2 convolutions", [(3, 2), (3, 2), (3, 2)]),
+        ("1x1 convolutions only", [(1, 1), (1, 2), (1, 1)]),
+    )
+    return [Case(name, call_inputs("receptive_field", {"layers": layers}), driver="call_int")
+            for name, layers in stacks]
+
+
+# ResidualBlock ------------------------------------------------------------
+BLOCK_CONFIGS = (  # in, out, use_1x1conv, stride, input shape
+    (3, 3, False, 1, (10, 3, 32, 32)),      # the lecture's first block
+    (3, 6, True, 2, (10, 3, 32, 32)),       # the lecture's second block
+    (4, 4, True, 1, (2, 4, 9, 9)),
+    (4, 8, True, 1, (2, 4, 8, 8)),
+    (2, 2, True, 2, (3, 2, 7, 7)),
+    (5, 3, True, 3, (2, 5, 10, 11)),
+)
+IMPOSSIBLE = ((3, 6, False, 1), (4, 4, False, 2), (3, 6, False, 2))
+
+
+def _block_inputs(cin, cout, use_1x1, stride):
+    return {"cls": "ResidualBlock", "args": [cin, cout], "kwargs": {"use_1x1conv": use_1x1, "stride": stride}}
+
+
+def _title(cin, cout, use_1x1, stride):
+    return f"ResidualBlock({cin}, {cout}, use_1x1conv={use_1x1}, stride={stride})"
+
+
+def random_state(rng, model):
+    """The reference module's state_dict with fresh values: weights, biases and running statistics."""
+    state = {}
+    for name, value in model.state_dict().items():
+        if name.endswith("num_batches_tracked"):
+            state[name] = int(rng.integers(0, 100))  # a number: the wire sends 0-d arrays as shape (1,)
+        elif name.endswith("running_var"):
+            state[name] = rng.uniform(0.5, 2.0, size=tuple(value.shape))
+        elif name.endswith(".weight") and value.dim() == 1:   # batch-norm scale
+            state[name] = rng.uniform(0.5, 1.5, size=tuple(value.shape))
+        else:
+            fan_in = int(np.prod(value.shape[1:])) if value.dim() > 1 else 4
+            state[name] = rng.standard_normal(tuple(value.shape)) / np.sqrt(fan_in)
+    return state
+
+
+def _module_case(rng, name, inputs, model, x_shape, report, weight=1.0):
+    x = rng.standard_normal(x_shape)
+    full = {**inputs, "x": x, "report": list(report), "dtype": "float64"}
+    if set(report) & {"eval", "train", "grads"}:
+        full["state"] = random_state(rng, model)
+    if "grads" in report:
+        with torch.no_grad():
+            model.eval()
+            out_shape = tuple(model(torch.zeros(x_shape)).shape)
+        full["cotangent"] = rng.standard_normal(out_shape)
+    return Case(name, full, driver="module", weight=weight)
+
+
+def block_cases(rng):
+    cases = []
+    for cin, cout, use_1x1, stride, shape in BLOCK_CONFIGS:
+        title = _title(cin, cout, use_1x1, stride)
+        inputs = _block_inputs(cin, cout, use_1x1, stride)
+        cases.append(Case(f"{title}: output shape on {list(shape)}", {**inputs, "x": _normal(rng, shape, np.float32),
+                                                                       "report": ["shape"]}, driver="module"))
+    for cin, cout, use_1x1, stride, shape in BLOCK_CONFIGS[:3]:
+        title = _title(cin, cout, use_1x1, stride)
+        inputs = _block_inputs(cin, cout, use_1x1, stride)
+        model = ResidualBlock(cin, cout, use_1x1, stride)
+        small = (2, cin, 6, 6)
+        cases.append(_module_case(rng, f"{title}: submodules and parameter count", inputs, model, small,
+                                  ("structure", "num_params")))
+        cases.append(_module_case(rng, f"{title}: same outputs in train and eval mode with the reference's weights",
+                                  inputs, model, small, ("eval", "train")))
+        cases.append(_module_case(rng, f"{title}: gradients of the input and every parameter", inputs, model,
+                                  small, ("grads",)))
+    for cin, cout, use_1x1, stride in IMPOSSIBLE:
+        cases.append(Case(f"{_title(cin, cout, use_1x1, stride)} cannot add its shortcut: raises ValueError",
+                          {**_block_inputs(cin, cout, use_1x1, stride), "x": _normal(rng, (2, cin, 8, 8), np.float32)},
+                          driver="module_raises"))
+    return cases
+
+
+# small_resnet -------------------------------------------------------------
+TRACE = ["stem", "stage1", "stage2", "stage3", "pool", "fc"]
+SMALL = {"channels": (4, 8, 16), "num_blocks": 1}
+
+
+def resnet_cases(rng):
+    cases = [Case("the lecture quiz: feature shapes for an input of [32, 3, 64, 64]",
+                  {"cls": "SmallResNet", "args": [], "kwargs": {}, "x": _normal(rng, (32, 3, 64, 64), np.float32),
+                   "trace": TRACE}, driver="module_trace", weight=2.0),
+             Case("feature shapes for one-channel 28x28 images, 5 classes, channels (8, 16, 32)",
+                  {"cls": "SmallResNet", "args": [], "kwargs": {"in_channels": 1, "num_classes": 5,
+                                                                 "channels": (8, 16, 32), "num_blocks": 1},
+                   "x": _normal(rng, (2, 1, 28, 28), np.float32), "trace": TRACE}, driver="module_trace")]
+    inputs = {"cls": "SmallResNet", "args": [], "kwargs": {}}
+    cases.append(_module_case(rng, "SmallResNet(): submodules and parameter count", inputs, SmallResNet(),
+                              (1, 3, 32, 32), ("structure", "num_params")))
+    inputs = {"cls": "SmallResNet", "args": [], "kwargs": dict(SMALL)}
+    model = SmallResNet(**SMALL)
+    cases.append(_module_case(rng, f"SmallResNet(channels=(4, 8, 16), num_blocks=1): same outputs as the "
+                              "reference with its weights", inputs, model, (2, 3, 32, 32), ("eval", "train")))
+    cases.append(_module_case(rng, "SmallResNet(channels=(4, 8, 16), num_blocks=1): gradients", inputs, model,
+                              (2, 3, 32, 32), ("grads",)))
+    return cases
+
+
+CONV_SHORTCUTS = (
+    "torch.nn.functional.conv2d", "torch.convolution", "torch._convolution", "torch.nn.functional.conv1d",
+    "torch.nn.functional.conv3d", "torch.nn.functional.conv_transpose2d", "torch.nn.functional.unfold",
+    "torch.nn.functional.fold",
+)
+POOL_SHORTCUTS = (
+    "torch.nn.functional.max_pool2d", "torch.max_pool2d", "torch.nn.functional.max_pool2d_with_indices",
+    "torch.nn.functional.adaptive_max_pool2d", "torch.nn.functional.max_pool1d", "torch.max_pool1d",
+    "torch.nn.functional.unfold",
+)
+ONE_BY_ONE = ("without a 1x1 convolution the shortcut is x itself: when the channels or the stride change, "
+              "raise ValueError in __init__ (the addition is impossible)")
+
+EXERCISES = [
+    Exercise(
+        name="conv_output_size",
+        entry=("conv_output_size",),
+        cases=size_cases,
+        mistakes=_mistakes("conv_output_size", (
+            ("add 1 after the division: the first window sits at position 0", m.size_no_plus_one),
+            ("round down (floor): a window that does not fit completely is not used", m.size_ceil),
+            ("padding is added on both sides: size + 2 * padding", m.size_padding_once),
+            ("a dilated kernel spans dilation * (kernel_size - 1) + 1 pixels", m.size_no_dilation),
+            ("raise ValueError when the output size is 0 or negative", m.size_no_check),
+        )),
+    ),
+    Exercise(
+        name="conv2d_forward",
+        entry=("conv2d_forward",),
+        cases=conv_cases,
+        forbidden=CONV_SHORTCUTS,
+        forbidden_hint="build the windows yourself (slicing or Tensor.unfold) and multiply them with w",
+        mistakes=_mistakes("conv2d_forward", (
+            ("do not flip the kernel: a convolution layer computes a cross-correlation", m.conv_flipped),
+            ("add the bias b[f] to every position of output channel f", m.conv_no_bias),
+            ("pad the input with `padding` zeros on every side first", m.conv_no_padding),
+            ("move the window by `stride` pixels: output positions are i * stride", m.conv_no_stride),
+            ("pad both sides, padding zeros on the top and left and as many on the bottom and right",
+             m.conv_one_sided_padding),
+        )),
+    ),
+    Exercise(
+        name="maxpool2d_forward",
+        entry=("maxpool2d_forward",),
+        cases=pool_cases,
+        forbidden=POOL_SHORTCUTS,
+        forbidden_hint="take the max over windows you build yourself (slicing or Tensor.unfold)",
+        mistakes=_mistakes("maxpool2d_forward", (
+            ("when stride is None it equals kernel_size (windows that do not overlap)", m.pool_stride_one),
+            ("pad with -inf, not zeros: a padded zero would beat negative inputs", m.pool_zero_padding),
+            ("take the max of each window, not the mean", m.pool_average),
+            ("pad the input by `padding` on every side (with -inf)", m.pool_no_padding),
+        )),
+    ),
+    Exercise(
+        name="conv2d_num_params",
+        entry=("conv2d_num_params",),
+        cases=conv_params_cases,
+        mistakes=_mistakes("conv2d_num_params", (
+            ("count the biases: one per output channel (unless bias=False)", m.conv_params_no_bias),
+            ("each filter spans every input channel: out * in * KH * KW weights", m.conv_params_no_in_channels),
+            ("there is one bias per output channel, not one per input and output channel",
+             m.conv_params_bias_per_weight),
+            ("with bias=False there are no biases to count", m.conv_params_bias_always),
+        )),
+    ),
+    Exercise(
+        name="linear_num_params",
+        entry=("linear_num_params",),
+        cases=linear_params_cases,
+        mistakes=_mistakes("linear_num_params", (
+            ("count the biases: one per output feature", m.linear_params_no_bias),
+            ("there is one bias per output feature, not per input feature", m.linear_params_bias_per_input),
+            ("with bias=False there are no biases to count", m.linear_params_bias_always),
+        )),
+    ),
+    Exercise(
+        name="receptive_field",
+        entry=("receptive_field",),
+        cases=field_cases,
+        mistakes=_mistakes("receptive_field", (
+            ("strides matter: after a stride-s layer, each step of the next kernel covers s input pixels",
+             m.field_ignores_strides),
+            ("a layer's kernel steps by the product of the strides *before* it, not including its own",
+             m.field_stride_too_early),
+            ("a k-pixel kernel widens the field by k - 1, times the product of the earlier strides",
+             m.field_sum_of_kernels),
+        )),
+    ),
+    Exercise(
+        name="ResidualBlock",
+        entry=("ResidualBlock",),
+        cases=block_cases,
+        mistakes=(
+            Mistake("apply the final ReLU after adding the shortcut: relu(Y + shortcut)",
+                    {"ResidualBlock": m.BlockNoFinalRelu}),
+            Mistake("no ReLU between bn2 and the addition: the ReLU comes after adding the shortcut",
+                    {"ResidualBlock": m.BlockReluBeforeAdd}),
+            Mistake("apply bn1 to the output of conv1, then the ReLU", {"ResidualBlock": m.BlockReluBeforeBn}),
+            Mistake("add the shortcut (x, or conv3(x)) to the main branch", {"ResidualBlock": m.BlockNoShortcut}),
+            Mistake(ONE_BY_ONE, {"ResidualBlock": m.BlockNoShortcutCheck}),
+        ),
+    ),
+    Exercise(
+        name="small_resnet",
+        entry=("SmallResNet",),
+        cases=resnet_cases,
+        mistakes=(
+            Mistake("the first stage keeps the size (stride 1): the max pooling has already halved it",
+                    {"SmallResNet": m.ResNetFirstStageDownsamples}),
+            Mistake("the stem ends with a 3x3 max pooling of stride 2 (padding 1)",
+                    {"SmallResNet": m.ResNetNoMaxPool}),
+            Mistake("the 7x7 stem convolution needs padding 3 to halve the size exactly",
+                    {"SmallResNet": m.ResNetStemNoPadding}),
+            Mistake("the max pooling needs padding 1: (32 + 2 - 3) // 2 + 1 = 16",
+                    {"SmallResNet": m.ResNetPoolNoPadding}),
+        ),
+    ),
+]

@@ -1,0 +1,205 @@
+"""Typical wrong implementations for Unit 5, each recognised by the checks with a hint."""
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .cnn import _pair, _windows
+from .resnet import ResidualBlock, SmallResNet, resnet_stage
+
+
+# conv_output_size ---------------------------------------------------------
+def size_no_plus_one(size, kernel_size, stride=1, padding=0, dilation=1):
+    out = (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride
+    if out <= 0:
+        raise ValueError(out)
+    return out
+
+
+def size_ceil(size, kernel_size, stride=1, padding=0, dilation=1):
+    out = -(-(size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride) + 1
+    if out <= 0:
+        raise ValueError(out)
+    return out
+
+
+def size_padding_once(size, kernel_size, stride=1, padding=0, dilation=1):
+    out = (size + padding - dilation * (kernel_size - 1) - 1) // stride + 1
+    if out <= 0:
+        raise ValueError(out)
+    return out
+
+
+def size_no_dilation(size, kernel_size, stride=1, padding=0, dilation=1):
+    out = (size + 2 * padding - kernel_size) // stride + 1
+    if out <= 0:
+        raise ValueError(out)
+    return out
+
+
+def size_no_check(size, kernel_size, stride=1, padding=0, dilation=1):
+    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+# conv2d_forward -----------------------------------------------------------
+def _conv(x, w, b, stride, padding, flip=False, bias=True, pad=None, use_stride=True):
+    x = F.pad(x, pad if pad is not None else (padding,) * 4)
+    if flip:
+        w = w.flip(2, 3)
+    out = torch.einsum("nchwij,fcij->nfhw", _windows(x, w.shape[2:], stride if use_stride else 1), w)
+    return out + b.view(1, -1, 1, 1) if bias else out
+
+
+def conv_flipped(x, w, b, stride=1, padding=0):
+    return _conv(x, w, b, stride, padding, flip=True)
+
+
+def conv_no_bias(x, w, b, stride=1, padding=0):
+    return _conv(x, w, b, stride, padding, bias=False)
+
+
+def conv_no_padding(x, w, b, stride=1, padding=0):
+    return _conv(x, w, b, stride, 0)
+
+
+def conv_no_stride(x, w, b, stride=1, padding=0):
+    return _conv(x, w, b, stride, padding, use_stride=False)
+
+
+def conv_one_sided_padding(x, w, b, stride=1, padding=0):
+    return _conv(x, w, b, stride, padding, pad=(2 * padding, 0, 2 * padding, 0))
+
+
+# maxpool2d_forward --------------------------------------------------------
+def _pool(x, kernel_size, stride, padding, fill=-math.inf, reduce="max"):
+    x = F.pad(x, (padding,) * 4, value=fill)
+    windows = _windows(x, kernel_size, stride)
+    return windows.amax(dim=(-2, -1)) if reduce == "max" else windows.mean(dim=(-2, -1))
+
+
+def pool_stride_one(x, kernel_size, stride=None, padding=0):
+    return _pool(x, kernel_size, 1 if stride is None else stride, padding)
+
+
+def pool_zero_padding(x, kernel_size, stride=None, padding=0):
+    return _pool(x, kernel_size, kernel_size if stride is None else stride, padding, fill=0.0)
+
+
+def pool_average(x, kernel_size, stride=None, padding=0):
+    return _pool(x, kernel_size, kernel_size if stride is None else stride, padding, reduce="mean")
+
+
+def pool_no_padding(x, kernel_size, stride=None, padding=0):
+    return _pool(x, kernel_size, kernel_size if stride is None else stride, 0)
+
+
+# conv2d_num_params and linear_num_params ----------------------------------
+def conv_params_no_bias(in_channels, out_channels, kernel_size, bias=True):
+    KH, KW = _pair(kernel_size)
+    return out_channels * in_channels * KH * KW
+
+
+def conv_params_no_in_channels(in_channels, out_channels, kernel_size, bias=True):
+    KH, KW = _pair(kernel_size)
+    return out_channels * KH * KW + (out_channels if bias else 0)
+
+
+def conv_params_bias_per_weight(in_channels, out_channels, kernel_size, bias=True):
+    KH, KW = _pair(kernel_size)
+    return out_channels * in_channels * KH * KW + (out_channels * in_channels if bias else 0)
+
+
+def conv_params_bias_always(in_channels, out_channels, kernel_size, bias=True):
+    KH, KW = _pair(kernel_size)
+    return out_channels * in_channels * KH * KW + out_channels
+
+
+def linear_params_no_bias(in_features, out_features, bias=True):
+    return in_features * out_features
+
+
+def linear_params_bias_per_input(in_features, out_features, bias=True):
+    return in_features * out_features + (in_features if bias else 0)
+
+
+def linear_params_bias_always(in_features, out_features, bias=True):
+    return in_features * out_features + out_features
+
+
+# receptive_field ----------------------------------------------------------
+def field_ignores_strides(layers):
+    return 1 + sum(k - 1 for k, _ in layers)
+
+
+def field_stride_too_early(layers):
+    field, jump = 1, 1
+    for k, s in layers:
+        jump *= s
+        field += (k - 1) * jump
+    return field
+
+
+def field_sum_of_kernels(layers):
+    return sum(k for k, _ in layers) if layers else 1
+
+
+# ResidualBlock ------------------------------------------------------------
+class BlockNoFinalRelu(ResidualBlock):
+    def forward(self, X):
+        Y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(X)))))
+        return Y + (X if self.conv3 is None else self.conv3(X))
+
+
+class BlockReluBeforeAdd(ResidualBlock):
+    def forward(self, X):
+        Y = F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(X))))))
+        return Y + (X if self.conv3 is None else self.conv3(X))
+
+
+class BlockReluBeforeBn(ResidualBlock):
+    def forward(self, X):
+        Y = self.bn2(self.conv2(self.bn1(F.relu(self.conv1(X)))))
+        return F.relu(Y + (X if self.conv3 is None else self.conv3(X)))
+
+
+class BlockNoShortcut(ResidualBlock):
+    def forward(self, X):
+        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(X))))))
+
+
+class BlockNoShortcutCheck(ResidualBlock):
+    def __init__(self, in_channels, out_channels, use_1x1conv=False, stride=1):
+        nn.Module.__init__(self)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.conv3 = nn.Conv2d(in_channels, out_channels, 1, stride=stride) if use_1x1conv else None
+
+
+# small_resnet -------------------------------------------------------------
+class ResNetFirstStageDownsamples(SmallResNet):
+    def __init__(self, in_channels=3, num_classes=10, channels=(64, 128, 256), num_blocks=2):
+        super().__init__(in_channels, num_classes, channels, num_blocks)
+        c1 = channels[0]
+        self.stage1 = nn.Sequential(ResidualBlock(c1, c1, use_1x1conv=True, stride=2),
+                                    *[ResidualBlock(c1, c1) for _ in range(num_blocks - 1)])
+
+
+class ResNetNoMaxPool(SmallResNet):
+    def __init__(self, in_channels=3, num_classes=10, channels=(64, 128, 256), num_blocks=2):
+        super().__init__(in_channels, num_classes, channels, num_blocks)
+        self.stem = self.stem[:3]
+
+
+class ResNetStemNoPadding(SmallResNet):
+    def __init__(self, in_channels=3, num_classes=10, channels=(64, 128, 256), num_blocks=2):
+        super().__init__(in_channels, num_classes, channels, num_blocks)
+        self.stem[0].padding = (0, 0)
+
+
+class ResNetPoolNoPadding(SmallResNet):
+    def __init__(self, in_channels=3, num_classes=10, channels=(64, 128, 256), num_blocks=2):
+        super().__init__(in_channels, num_classes, channels, num_blocks)
+        self.stem[3].padding = 0
