@@ -157,5 +157,5 @@ def _run(args: argparse.Namespace, course_root: Path, salt: str,
         out.write(render_markdown(variant))
         return 0
     target = args.answers or answers_path(course_root, args.unit)
-    run_interactive(variant, target, output=out)
+    run_interactive(variant, target, input_fn=lambda prompt: input(prompt), output=out)
     return 0

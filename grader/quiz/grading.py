@@ -138,19 +138,26 @@ def _number(value: Any) -> float:
     return number
 
 
-_SHAPE_TEXT = re.compile(r"^\s*(?:torch\.Size\()?\s*[\[(]?([\d\s,x×]*)[\])]?\s*\)?\s*$")
+_SHAPE_ITEMS = re.compile(r"^\s*\d+(\s*(,|x|×)\s*\d+)*\s*,?\s*$")
 
 
 def _shape(value: Any) -> tuple[int, ...]:
+    usage = f"write a shape as a list of whole numbers, e.g. [4, 16, 8, 8] (got {value!r})"
     if isinstance(value, str):
-        m = _SHAPE_TEXT.match(value)
-        if not m or not m.group(1).strip():
-            raise AnswerFormatError(f'write a shape as a list of whole numbers, e.g. [4, 16, 8, 8] '
-                                    f'(got {value!r})')
-        return tuple(int(v) for v in re.split(r"[\s,x×]+", m.group(1).strip()) if v)
+        text = value.strip()
+        if text.startswith("torch.Size(") and text.endswith(")"):
+            text = text[len("torch.Size("):-1].strip()
+        for left, right in ("[]", "()"):
+            if text.startswith(left) or text.endswith(right):
+                if not (text.startswith(left) and text.endswith(right)):
+                    raise AnswerFormatError(f"unbalanced brackets: {usage}")
+                text = text[1:-1]
+        if not _SHAPE_ITEMS.match(text):
+            raise AnswerFormatError(usage)
+        return tuple(int(v) for v in re.split(r"[\s,x×]+", text.strip()) if v)
     if isinstance(value, list) and value and all(_is_int(v) and v >= 0 for v in value):
         return tuple(value)
-    raise AnswerFormatError(f"write a shape as a list of whole numbers, e.g. [4, 16, 8, 8] (got {value!r})")
+    raise AnswerFormatError(usage)
 
 
 # --------------------------------------------------------------------------
