@@ -408,8 +408,11 @@ def parse(text: str, grammar: Grammar) -> Node:
         raise ParseError(f"expected text, got {type(text).__name__}", "", 0)
     if len(text) > MAX_LENGTH:
         raise ParseError(f"formula is longer than {MAX_LENGTH} characters", text[:MAX_LENGTH], MAX_LENGTH)
-    node = _Parser(text, grammar).parse()
-    check_bounds(node, text)
+    try:
+        node = _Parser(text, grammar).parse()
+        check_bounds(node, text)
+    except RecursionError:
+        raise ParseError("formula is too complex", text, 0) from None
     return node
 
 

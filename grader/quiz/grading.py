@@ -218,7 +218,13 @@ def grade_answers(variant: Variant, answers: Mapping[str, Any], *, reveal: bool,
         except AnswerFormatError as exc:
             results.append(_format_error(q, exc))
             continue
-        results.append(grade_one(q, parsed, reveal=reveal, timeout=timeout))
+        try:
+            results.append(grade_one(q, parsed, reveal=reveal, timeout=timeout))
+        except (RecursionError, MemoryError, ArithmeticError, ValueError) as exc:
+            # one pathological answer must not stop the batch: record it and go on
+            results.append(QuestionResult(q.id, "undecided", f"could not be checked "
+                                          f"({type(exc).__name__}); write a simpler form",
+                                          0.0, q.points))
     return QuizResult(unit=variant.unit, student=variant.student, questions=results)
 
 
