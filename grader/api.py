@@ -23,7 +23,8 @@ def resolve_device(device: str) -> str:
 
 
 def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None = None,
-               exercises: list[str] | None = None, device: str = "auto") -> UnitResult:
+               exercises: list[str] | None = None, device: str = "auto", student: str | None = None,
+               quiz: bool = True) -> UnitResult:
     """Check a student's work for a unit (default folder: exercises/<unit>/)."""
     from .checking import check_submission
     from .runner.local import LocalLauncher, LocalPolicy
@@ -37,4 +38,9 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
         raise UsageError(f"{target} does not exist", "give the notebook or folder with --path")
     submission = collect(target)
     launcher = LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb))
-    return check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)
+    result = check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)
+    if quiz and not exercises:
+        from .quiz.check import check_quiz
+
+        result.quiz = check_quiz(course, unit, target, student)
+    return result

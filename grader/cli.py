@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("-v", "--verbose", action="store_true", help="also list the checks that passed")
+    p.add_argument("--student", metavar="ID", help="whose quiz variant to check answers.toml against")
 
     _add_optional(sub)
     return parser
@@ -63,6 +64,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _list(course, args.unit)
     if args.command == "check":
         return _check(course, args)
+    if getattr(args, "quiz_command", None):
+        from .quiz.cli import run as run_quiz
+
+        return run_quiz(args, course.root, course.salt, results=_graded_quizzes(course, args))
     handler = getattr(args, "handler", None)
     if handler is None:
         raise GraderError(f"unknown command {args.command}")
@@ -87,12 +92,23 @@ def _check(course, args: argparse.Namespace) -> int:  # noqa: ANN001
     from .report.text import render_unit
 
     result = check_unit(args.unit, path=args.path, course=course, exercises=args.exercises or None,
-                        device=args.device)
+                        device=args.device, student=args.student)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
         sys.stdout.write(render_unit(result, color=sys.stdout.isatty(), verbose=args.verbose))
     return 0 if result.passed else 1
+
+
+def _graded_quizzes(course, args: argparse.Namespace):  # noqa: ANN001, ANN202
+    """Quiz results from the gradebook, for `grader quiz UNIT --stats`."""
+    if not getattr(args, "stats", False) or getattr(args, "results", None):
+        return None
+    try:
+        from .gradebook import quiz_results
+    except ImportError:
+        return None
+    return quiz_results(course, args.unit)
 
 
 if __name__ == "__main__":

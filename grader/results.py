@@ -51,6 +51,7 @@ class UnitResult:
     exercises: dict[str, ExerciseResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # unreadable files, cells that raised
     device: str = "cpu"
+    quiz: dict | None = None  # see grader.quiz.check
 
     @property
     def score(self) -> float:
@@ -62,9 +63,14 @@ class UnitResult:
 
     @property
     def passed(self) -> bool:
-        return all(e.passed for e in self.exercises.values())
+        from .quiz.check import quiz_passed
+
+        return all(e.passed for e in self.exercises.values()) and quiz_passed(self.quiz)
 
     def to_json(self) -> dict:
-        return {"version": RESULTS_VERSION, "unit": self.unit, "score": self.score, "max_score": self.max_score,
+        data = {"version": RESULTS_VERSION, "unit": self.unit, "score": self.score, "max_score": self.max_score,
                 "device": self.device, "notes": list(self.notes),
                 "exercises": {name: e.to_json() for name, e in self.exercises.items()}}
+        if self.quiz is not None:
+            data["quiz"] = self.quiz
+        return data

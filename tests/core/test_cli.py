@@ -28,7 +28,8 @@ def assert_golden(name, text, request):
 
 
 def test_check_output_is_golden(request):
-    run = grader("check", "unit1", "--path", str(FIXTURES / "unit1" / "mixed.ipynb"), "--device", "cpu")
+    run = grader("check", "unit1", "--path", str(FIXTURES / "unit1" / "mixed.ipynb"), "--device", "cpu",
+                 "--student", "s001")
     assert run.returncode == 1, run.stderr
     assert_golden("check_unit1_mixed.txt", run.stdout, request)
 
@@ -100,3 +101,24 @@ def test_notebook_check_reports_html_for_jupyter():
     html = report._repr_html_()
     assert "<table>" in html and "softmax" in html and "fail" in html
     assert "FAIL softmax" in repr(report)
+
+
+def test_check_grades_a_practice_quiz(tmp_path):
+    folder = tmp_path / "unit1"
+    folder.mkdir()
+    (folder / "work.py").write_text((ROOT / "solutions" / "unit1" / "shallow.py").read_text())
+    key = json.loads(grader("quiz", "unit1", "--student", "s042", "--key", "--json").stdout)
+    from grader.quiz.answers_file import dump_answers
+
+    answers = {q["id"]: q["answer"] for q in key["questions"]}
+    (folder / "answers.toml").write_text(dump_answers(answers))
+    run = grader("check", "unit1", "--path", str(folder), "--student", "s042", "--json")
+    data = json.loads(run.stdout)
+    assert run.returncode == 0, run.stdout
+    assert data["quiz"]["practice"] and data["quiz"]["score"] == data["quiz"]["max_score"] > 0
+    first = key["questions"][0]["id"]
+    answers[first] = "not an answer (("
+    (folder / "answers.toml").write_text(dump_answers(answers))
+    run = grader("check", "unit1", "--path", str(folder), "--student", "s042")
+    assert run.returncode == 1
+    assert f"x  {first}" in run.stdout
