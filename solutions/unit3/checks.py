@@ -1,0 +1,384 @@
+"""Checks for Unit 3: penalties, dropout (statistically), batch norm, early stopping, attacks, robust training."""
+import functools
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from grader.spec import Case, Exercise, Mistake, call_inputs
+
+from . import mistakes as m
+
+DTYPES = (np.float32, np.float64)
+NAME = {np.float32: "float32", np.float64: "float64"}
+
+
+def _normal(rng, shape, dtype=np.float64, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def _mistakes(name, *pairs):
+    return tuple(Mistake(hint, {name: fn}) for hint, fn in pairs)
+
+
+# l1_penalty, l2_penalty ------------------------------------------------------
+def penalty_oracle(inputs, ctx):
+    """lam * ||w||_1 or lam * ||w||_2 ** 2 over all tensors, from torch.linalg.vector_norm."""
+    params, lam = ctx.convert(inputs["args"][0]), inputs["args"][1]
+    order = 1 if inputs["fn"] == "l1_penalty" else 2
+    norms = torch.stack([torch.linalg.vector_norm(p, ord=order) for p in params])
+    return lam * (norms.sum() if order == 1 else (norms ** 2).sum())
+
+
+def penalty_cases(fn):
+    def cases(rng):
+        out = []
+        for dtype in DTYPES:
+            params = [_normal(rng, s, dtype) for s in ((4, 3), (3,), (2, 5))]
+            out.append(Case(f"three tensors, lam 0.01, {NAME[dtype]}",
+                            call_inputs(fn, {"params": params, "lam": 0.01}), driver="call_nested",
+                            oracle=penalty_oracle))
+        out.append(Case("one tensor, lam 0.5", call_inputs(fn, {"params": [_normal(rng, (6,))], "lam": 0.5}),
+                        driver="call_nested", oracle=penalty_oracle))
+        out.append(Case("a large first tensor and a small second one, lam 1e-3",
+                        call_inputs(fn, {"params": [_normal(rng, (10, 10)), _normal(rng, (2,), scale=5.0)],
+                                         "lam": 1e-3}), driver="call_nested", oracle=penalty_oracle))
+        return out
+    return cases
+
+
+# dropout_forward -------------------------------------------------------------
+# Drop rate. Each of the n outputs is dropped independently with probability p,
+# so the number dropped K is Binomial(n, p). Hoeffding's inequality gives
+#     P(|K/n - p| >= t) <= 2 exp(-2 n t^2)
+# for every p. With RATE_CASES cases and a failure probability of at most
+# DELTA = 1e-6 for all of them together (a union bound), each case allows
+#     t = sqrt(ln(2 * RATE_CASES / DELTA) / (2 n)),
+# about 0.0089 for n = 100_000 and three cases: a correct dropout fails a rate
+# check less than once in a million runs, while p and 1 - p (or no dropout)
+# are told apart whenever they differ by more than 2t.
+DELTA = 1e-6
+RATE_P = (0.1, 0.3, 0.8)
+RATE_SHAPE = (200, 500)
+
+
+def rate_tolerance(n, cases=len(RATE_P), delta=DELTA):
+    """Half-width t of the interval around p that a correct drop fraction leaves with probability < delta."""
+    return math.sqrt(math.log(2 * cases / delta) / (2 * n))
+
+
+def dropout_rate_oracle(inputs, ctx):
+    return {"fraction of outputs set to 0": float(inputs["p"])}
+
+
+def _nonzero(rng, shape, dtype):
+    x = rng.uniform(0.1, 2.0, size=shape) * rng.choice((-1.0, 1.0), size=shape)
+    return x.astype(dtype)
+
+
+def dropout_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        for p in (0.2, 0.5, 0.75):
+            cases.append(Case(f"kept outputs are x / (1 - p): p={p}, {NAME[dtype]}",
+                              {"fn": "dropout_forward", "x": _nonzero(rng, (50, 40), dtype), "p": p,
+                               "seed": int(rng.integers(1 << 30))}, driver="dropout_structure", rtol=1e-5))
+    tol = rate_tolerance(RATE_SHAPE[0] * RATE_SHAPE[1])
+    for p in RATE_P:
+        cases.append(Case(f"drop rate over 100,000 values, p={p} (allowed: p ± {tol:.4f})",
+                          {"fn": "dropout_forward", "shape": list(RATE_SHAPE), "p": p,
+                           "seed": int(rng.integers(1 << 30))},
+                          driver="dropout_rate", oracle=dropout_rate_oracle, rtol=0.0, atol=tol))
+    cases.append(Case("random draws come from `generator`",
+                      {"fn": "dropout_forward", "x": _nonzero(rng, (20, 30), np.float32), "p": 0.5,
+                       "seed": int(rng.integers(1 << 30))}, driver="dropout_seeded"))
+    for dtype in DTYPES:
+        cases.append(Case(f"eval mode (train=False) returns x, {NAME[dtype]}",
+                          call_inputs("dropout_forward", {"x": _normal(rng, (6, 5), dtype), "p": 0.5}, train=False)))
+    cases.append(Case("eval mode with p=1 still returns x",
+                      call_inputs("dropout_forward", {"x": _normal(rng, (4, 3)), "p": 1.0}, train=False)))
+    cases.append(Case("p=0 returns x", call_inputs("dropout_forward", {"x": _normal(rng, (4, 3)), "p": 0.0})))
+    cases.append(Case("p=1 drops everything (no division by zero)",
+                      call_inputs("dropout_forward", {"x": _normal(rng, (4, 3)), "p": 1.0})))
+    return cases
+
+
+# batchnorm_forward -----------------------------------------------------------
+def batchnorm_oracle(inputs, ctx):
+    """F.batch_norm on copies of the running statistics, which it updates in place."""
+    x, gamma, beta, running_mean, running_var = (ctx.convert(a) for a in inputs["args"])
+    kw = inputs["kwargs"]
+    running_mean, running_var = running_mean.clone(), running_var.clone()
+    out = F.batch_norm(x, running_mean, running_var, gamma, beta, training=kw.get("train", True),
+                       momentum=kw.get("momentum", 0.1), eps=kw.get("eps", 1e-5))
+    return out, running_mean, running_var
+
+
+def _bn_args(rng, n, d, dtype, offset=0.0):
+    return {"x": _normal(rng, (n, d), dtype, 2.0) + np.asarray(offset, dtype),
+            "gamma": (1 + _normal(rng, (d,), dtype, 0.3)).astype(dtype), "beta": _normal(rng, (d,), dtype, 0.5),
+            "running_mean": _normal(rng, (d,), dtype, 0.5),
+            "running_var": rng.uniform(0.5, 2.0, d).astype(dtype)}
+
+
+def batchnorm_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        cases.append(Case(f"training, x (16, 5), {NAME[dtype]}",
+                          call_inputs("batchnorm_forward", _bn_args(rng, 16, 5, dtype)), oracle=batchnorm_oracle))
+        cases.append(Case(f"evaluation (train=False), x (8, 5), {NAME[dtype]}",
+                          call_inputs("batchnorm_forward", _bn_args(rng, 8, 5, dtype), train=False),
+                          oracle=batchnorm_oracle))
+    cases.append(Case("training, momentum 0.3, eps 1e-3",
+                      call_inputs("batchnorm_forward", _bn_args(rng, 10, 4, np.float64), momentum=0.3, eps=1e-3),
+                      oracle=batchnorm_oracle))
+    cases.append(Case("training on a batch of 3 (biased vs unbiased variance differ a lot)",
+                      call_inputs("batchnorm_forward", _bn_args(rng, 3, 6, np.float64)), oracle=batchnorm_oracle))
+    cases.append(Case("a feature with tiny variance (eps matters)",
+                      call_inputs("batchnorm_forward", {**_bn_args(rng, 12, 3, np.float64),
+                                                        "x": _normal(rng, (12, 3), scale=1e-3) + 5.0}, eps=1e-2),
+                      oracle=batchnorm_oracle))
+    cases.append(Case("evaluation with tiny running variance",
+                      call_inputs("batchnorm_forward", {**_bn_args(rng, 6, 3, np.float64),
+                                                        "running_var": np.full(3, 1e-4)}, train=False, eps=1e-3),
+                      oracle=batchnorm_oracle))
+    return cases
+
+
+# early_stopping --------------------------------------------------------------
+def early_cases(rng):
+    fixed = [
+        ("loss levels off, patience 3", [1.0, 0.8, 0.7, 0.72, 0.71, 0.73, 0.69, 0.75, 0.76, 0.77], 3, 0.0),
+        ("the loss keeps falling: never stops", [1.0, 0.9, 0.8, 0.7, 0.6, 0.5], 2, 0.0),
+        ("an equal loss is no improvement", [0.9, 0.5, 0.5, 0.5, 0.4], 2, 0.0),
+        ("improvements smaller than min_delta do not count", [1.0, 0.8, 0.79, 0.785, 0.6, 0.59, 0.595, 0.58], 3, 0.05),
+        ("patience 1", [0.5, 0.4, 0.45, 0.3, 0.2], 1, 0.0),
+        ("a late improvement resets the wait", [1.0, 0.9, 0.95, 0.97, 0.8, 0.85, 0.86, 0.87, 0.88], 3, 0.0),
+    ]
+    cases = [Case(name, call_inputs("early_stopping", {"val_losses": losses, "patience": patience},
+                                    min_delta=min_delta))
+             for name, losses, patience, min_delta in fixed]
+    for i in range(4):
+        steps = rng.normal(-0.02, 0.05, size=30)
+        losses = [round(float(v), 4) for v in 1.0 + np.cumsum(steps)]
+        patience = int(rng.integers(2, 6))
+        cases.append(Case(f"a noisy loss curve {i + 1} (patience {patience}, min_delta 0.01)",
+                          call_inputs("early_stopping", {"val_losses": losses, "patience": patience},
+                                      min_delta=0.01)))
+    return cases
+
+
+# attacks ---------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _blobs_model():
+    """A 20-16-3 ReLU network trained on three Gaussian blobs inside [0, 1]^20 (fixed seed)."""
+    rng = np.random.default_rng(2026)
+    centres = rng.uniform(0.3, 0.7, size=(3, 20))
+    y = rng.integers(0, 3, size=300)
+    X = np.clip(centres[y] + rng.normal(0, 0.12, size=(300, 20)), 0, 1)
+    gen = torch.Generator().manual_seed(2026)
+    W1 = torch.randn(16, 20, generator=gen, dtype=torch.float64) * 0.3
+    W2 = torch.randn(3, 16, generator=gen, dtype=torch.float64) * 0.3
+    params = [W1, torch.zeros(16, dtype=torch.float64), W2, torch.zeros(3, dtype=torch.float64)]
+    for p in params:
+        p.requires_grad_(True)
+    optimizer = torch.optim.Adam(params, lr=0.05)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    for _ in range(150):
+        optimizer.zero_grad()
+        F.cross_entropy(F.linear(torch.relu(F.linear(Xt, params[0], params[1])), params[2], params[3]), yt).backward()
+        optimizer.step()
+    return [p.detach().numpy().copy() for p in params], X, y
+
+
+def _attack_batch(rng, n, dtype):
+    weights, X, y = _blobs_model()
+    idx = rng.choice(len(X), size=n, replace=False)
+    return [w.astype(dtype) for w in weights], X[idx].astype(dtype), y[idx].astype(np.int64)
+
+
+def _attack_inputs(fn, rng, n, dtype, args, **kwargs):
+    weights, x, y = _attack_batch(rng, n, dtype)
+    return {"fn": fn, "model": weights, "x": x, "y": y, "args": list(args), "kwargs": kwargs}
+
+
+def fgsm_cases(rng):
+    cases = []
+    for eps in (0.05, 0.15):
+        cases.append(Case(f"eps={eps}, 40 samples, float64", _attack_inputs("fgsm_attack", rng, 40, np.float64, [eps]),
+                          driver="attack"))
+    cases.append(Case("eps=0.1, float32", _attack_inputs("fgsm_attack", rng, 40, np.float32, [0.1]), driver="attack"))
+    inputs = _attack_inputs("fgsm_attack", rng, 30, np.float64, [0.3])
+    inputs["x"] = np.where(inputs["x"] > 0.5, 1.0, 0.0)
+    cases.append(Case("pixels at 0 and 1 with eps=0.3 (clamp to [0, 1])", inputs, driver="attack"))
+    return cases
+
+
+def pgd_cases(rng):
+    cases = [
+        Case("eps=0.1, alpha=0.03, 10 steps, float64",
+             _attack_inputs("pgd_attack", rng, 40, np.float64, [0.1, 0.03, 10]), driver="attack"),
+        Case("eps=0.05, alpha=0.02, 6 steps, float32",
+             _attack_inputs("pgd_attack", rng, 40, np.float32, [0.05, 0.02, 6]), driver="attack"),
+        Case("one step with alpha=eps (the same as FGSM)",
+             _attack_inputs("pgd_attack", rng, 30, np.float64, [0.1, 0.1, 1]), driver="attack"),
+    ]
+    inputs = _attack_inputs("pgd_attack", rng, 40, np.float64, [0.1, 0.025, 8], random_start=True)
+    inputs["generator_seed"] = int(rng.integers(1 << 30))
+    cases.append(Case("random_start=True with a seeded generator", inputs, driver="attack"))
+    return cases
+
+
+def adversarial_step_cases(rng):
+    cases = []
+    for dtype, calls in ((np.float64, 2), (np.float32, 1)):
+        weights, x, y = _attack_batch(rng, 32, dtype)
+        cases.append(Case(f"{calls} step{'s' * (calls > 1)} of SGD with momentum, {NAME[dtype]}",
+                          {"fn": "adversarial_training_step", "model": weights, "x": x, "y": y,
+                           "lr": 0.1, "momentum": 0.9, "args": [0.1, 0.04, 3], "calls": calls},
+                          driver="adversarial_step"))
+    return cases
+
+
+# adversarial_digits ----------------------------------------------------------
+DIGITS_TARGETS = {"clean": 0.90, "clean_adv": 0.90, "robust": 0.45, "gain": 0.30}
+
+
+def digits_cases(rng):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = (digits.data / 16.0).astype(np.float32)
+    y = digits.target.astype(np.int64)
+    perm = np.random.default_rng(0).permutation(len(X))
+    train, test = perm[:1400], perm[1400:]
+    inputs = {"fn": "train_digits", "X_train": X[train], "y_train": y[train], "X_test": X[test], "y_test": y[test],
+              "kwargs": {"seed": 0}, "eval_eps": 0.15, "targets": DIGITS_TARGETS}
+    return [Case("train on digits normally and adversarially; test clean and under FGSM", inputs,
+                 driver="robust_training", timeout=60)]
+
+
+DROPOUT_SHORTCUTS = ("torch.nn.functional.dropout", "torch.dropout", "torch.Tensor.dropout",
+                     "torch.nn.functional.dropout1d", "torch.native_dropout")
+BATCHNORM_SHORTCUTS = ("torch.nn.functional.batch_norm", "torch.batch_norm", "torch.native_batch_norm",
+                       "torch.nn.functional.layer_norm", "torch.nn.functional.instance_norm")
+
+EXERCISES = [
+    Exercise(
+        name="l1_penalty",
+        entry=("l1_penalty",),
+        cases=penalty_cases("l1_penalty"),
+        mistakes=_mistakes(
+            "l1_penalty",
+            ("the L1 penalty sums absolute values |w|", m.l1_no_abs),
+            ("sum over the entries; do not average", m.l1_mean),
+            ("add up the penalty of every tensor in params, not only the first", m.l1_first_only),
+        ),
+    ),
+    Exercise(
+        name="l2_penalty",
+        entry=("l2_penalty",),
+        cases=penalty_cases("l2_penalty"),
+        mistakes=_mistakes(
+            "l2_penalty",
+            ("the L2 penalty is the squared norm, sum of w ** 2, with no square root", m.l2_norm),
+            ("this exercise's penalty is lam * sum(w ** 2), without a factor 1/2", m.l2_half),
+            ("sum over the entries; do not average", m.l2_mean),
+        ),
+    ),
+    Exercise(
+        name="dropout_forward",
+        entry=("dropout_forward",),
+        cases=dropout_cases,
+        forbidden=DROPOUT_SHORTCUTS,
+        forbidden_hint="draw the mask yourself, e.g. with torch.rand(..., generator=generator)",
+        mistakes=_mistakes(
+            "dropout_forward",
+            ("inverted dropout scales the kept values by 1 / (1 - p) so the expected output equals x", m.dropout_not_scaled),
+            ("divide the kept values by (1 - p); do not multiply", m.dropout_scaled_down),
+            ("p is the probability of dropping a value, not of keeping it", m.dropout_keeps_with_p),
+            ("in eval mode (train=False) dropout does nothing: return x", m.dropout_ignores_train),
+            ("with p == 1 every value is dropped: return zeros instead of dividing by 1 - p = 0", m.dropout_divides_by_zero),
+            ("draw the random numbers with generator=generator when one is given", m.dropout_ignores_generator),
+        ),
+    ),
+    Exercise(
+        name="batchnorm_forward",
+        entry=("batchnorm_forward",),
+        cases=batchnorm_cases,
+        outputs=("out", "new_running_mean", "new_running_var"),
+        forbidden=BATCHNORM_SHORTCUTS,
+        forbidden_hint="compute the batch mean and variance yourself",
+        mistakes=_mistakes(
+            "batchnorm_forward",
+            ("normalise with the biased batch variance (divide by N); only the running variance uses N - 1", m.bn_unbiased_normalise),
+            ("the running variance is updated with the unbiased batch variance (divide by N - 1), as PyTorch does", m.bn_biased_running),
+            ("momentum weighs the new batch statistic: new = (1 - momentum) * running + momentum * batch", m.bn_momentum_swapped),
+            ("in eval mode (train=False) normalise with the running mean and variance, not the batch's", m.bn_batch_stats_in_eval),
+            ("eps goes inside the square root: sqrt(var + eps)", m.bn_eps_outside),
+            ("in eval mode the running statistics stay as they are", m.bn_updates_in_eval),
+        ),
+    ),
+    Exercise(
+        name="early_stopping",
+        entry=("early_stopping",),
+        cases=early_cases,
+        outputs=("stop_epoch", "best_epoch"),
+        mistakes=_mistakes(
+            "early_stopping",
+            ("count epochs from 0: the first loss is epoch 0", m.early_one_based),
+            ("an epoch improves only when its loss is below the best by more than min_delta; an equal loss does not", m.early_ties_improve),
+            ("an improvement must beat the best loss by more than min_delta", m.early_ignores_min_delta),
+            ("stop at the patience-th epoch in a row without improvement, not one later", m.early_one_late),
+            ("reset the count of epochs without improvement when the loss improves", m.early_no_reset),
+        ),
+    ),
+    Exercise(
+        name="fgsm_attack",
+        entry=("fgsm_attack",),
+        cases=fgsm_cases,
+        mistakes=_mistakes(
+            "fgsm_attack",
+            ("an attack increases the loss: add eps * sign(gradient), do not subtract it", m.fgsm_descends),
+            ("clamp the result to the valid pixel range [0, 1]", m.fgsm_no_clamp),
+            ("FGSM steps along the sign of the gradient, so every pixel moves by exactly eps", m.fgsm_raw_gradient),
+        ),
+    ),
+    Exercise(
+        name="pgd_attack",
+        entry=("pgd_attack",),
+        cases=pgd_cases,
+        mistakes=_mistakes(
+            "pgd_attack",
+            ("after every step project back onto the eps-ball around the original x: clamp x_adv to [x - eps, x + eps]", m.pgd_no_projection),
+            ("after projecting, clamp to the valid pixel range [0, 1]", m.pgd_no_clamp),
+            ("each step has size alpha; eps is only the radius of the ball", m.pgd_step_eps),
+            ("an attack increases the loss: add alpha * sign(gradient)", m.pgd_descends),
+            ("with random_start=True start from x plus uniform noise in [-eps, eps]", m.pgd_no_random_start),
+            ("draw the random start with generator=generator", m.pgd_global_rng),
+        ),
+    ),
+    Exercise(
+        name="adversarial_training_step",
+        entry=("adversarial_training_step", "pgd_attack"),
+        cases=adversarial_step_cases,
+        outputs=(),
+        mistakes=_mistakes(
+            "adversarial_training_step",
+            ("call optimizer.zero_grad() before loss.backward(): old gradients would be added in", m.adv_step_no_zero_grad),
+            ("the loss is CE on the clean batch plus CE on the adversarial batch", m.adv_step_adversarial_only),
+            ("add the two losses; do not average them", m.adv_step_mean),
+            ("make the adversarial batch with pgd_attack(model, x, y, eps, alpha, steps), not FGSM", m.adv_step_fgsm),
+        ),
+    ),
+    Exercise(
+        name="adversarial_digits",
+        entry=("train_digits",),
+        cases=digits_cases,
+        mistakes=_mistakes(
+            "train_digits",
+            ("with adversarial=True every mini-batch step must be an adversarial_training_step", m.train_digits_never_adversarial),
+        ),
+    ),
+]
