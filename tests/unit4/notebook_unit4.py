@@ -1,0 +1,142 @@
+"""Source of exercises/unit4/recurrent.ipynb; `python tests/unit4/notebook_unit4.py` rewrites it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "exercises" / "unit4" / "recurrent.ipynb"
+
+CELLS = [
+    ("markdown", r"""# Unit 4: recurrent networks
+
+A recurrent network reads a sequence one element at a time and carries a *state* from step to step.
+In this notebook you write one step of three recurrent cells (a plain RNN, an LSTM and a GRU) and then
+run the LSTM over a whole sequence. Each function is checked against PyTorch's own layers
+(`nn.RNNCell`, `nn.LSTMCell`, `nn.GRUCell`, `nn.LSTM`) holding the same weights: the values *and* the
+gradients must agree.
+
+Conventions used throughout: a batch of `N` inputs of size `D`, a hidden state of size `H`, and for a
+sequence `T` time steps. Write everything with tensor operations (`@`, `torch.sigmoid`, `torch.tanh`,
+`chunk`, `torch.stack`); PyTorch's recurrent kernels (`torch.lstm_cell` and friends, which the
+`nn` layers call) are not allowed. Your code must work on a GPU as well, so create no tensors on a
+fixed device."""),
+    ("code", "import torch"),
+    ("markdown", r"""## 1. One step of a vanilla RNN
+
+The new state mixes the current input with the previous state and squashes the sum with `tanh`:
+
+$$h_{t} = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b)$$
+
+Here the weights are stored the way the formula reads: `W_xh` is `(D, H)` and `W_hh` is `(H, H)`, so a
+row of inputs times `W_xh` gives a row of `H` numbers. Because `tanh` keeps every entry in $(-1, 1)$,
+the state can neither explode nor drift away."""),
+    ("code", r'''def rnn_step(x, h, W_xh, W_hh, b):
+    """One RNN step.
+
+    x: (N, D) inputs, h: (N, H) previous state, W_xh: (D, H), W_hh: (H, H), b: (H,).
+    Returns the next state, (N, H).
+    """
+    raise NotImplementedError("rnn_step: compute tanh(x @ W_xh + h @ W_hh + b)")'''),
+    ("code", 'from grader import check\ncheck("rnn_step")'),
+    ("markdown", r"""## 2. One step of an LSTM
+
+An LSTM keeps two states: the hidden state $h$ (what the cell shows to the next layer) and the cell
+state $c$ (its long-term memory). Four *gates* are computed from the same input and previous state:
+
+$$\begin{aligned}
+i &= \sigma(x W_{ii}^\top + b_{ii} + h W_{hi}^\top + b_{hi}) &&\text{input gate: how much new content to write}\\
+f &= \sigma(x W_{if}^\top + b_{if} + h W_{hf}^\top + b_{hf}) &&\text{forget gate: how much of } c \text{ to keep}\\
+g &= \tanh(x W_{ig}^\top + b_{ig} + h W_{hg}^\top + b_{hg}) &&\text{candidate content, in } (-1, 1)\\
+o &= \sigma(x W_{io}^\top + b_{io} + h W_{ho}^\top + b_{ho}) &&\text{output gate: how much of the memory to show}\\
+c' &= f \odot c + i \odot g \qquad h' = o \odot \tanh(c')
+\end{aligned}$$
+
+The three gates use the sigmoid because they are soft switches between 0 and 1; the candidate and the
+output squashing use tanh because they carry signed content.
+
+**PyTorch's layout.** `nn.LSTMCell` stacks the four weight matrices on top of each other: `W_ih` is
+`(4H, D)` and `W_hh` is `(4H, H)`, with the blocks of `H` rows in the order **input, forget, cell,
+output** (i, f, g, o). The biases `b_ih` and `b_hh` are `(4H,)` in the same order. So compute all four
+pre-activations at once with `x @ W_ih.T + b_ih + h @ W_hh.T + b_hh`, a `(N, 4H)` tensor, and split its
+columns into four `(N, H)` pieces with `chunk(4, dim=1)`. Other books use other orders (i, f, o, g is
+common); with PyTorch's weights only i, f, g, o gives PyTorch's answer."""),
+    ("code", r'''def lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    """One LSTM step in nn.LSTMCell's layout.
+
+    x: (N, D), h: (N, H), c: (N, H), W_ih: (4H, D), W_hh: (4H, H), b_ih: (4H,), b_hh: (4H,).
+    Gate blocks in the order input, forget, cell, output.
+    Returns (h_next, c_next), both (N, H).
+    """
+    raise NotImplementedError("lstm_step: compute the four gates, then c_next and h_next")'''),
+    ("code", 'from grader import check\ncheck("lstm_step")'),
+    ("markdown", r"""## 3. One step of a GRU
+
+A GRU has a single state $h$ and two gates. The reset gate $r$ decides how much of the old state
+feeds the new candidate $n$; the update gate $z$ then interpolates between the old state and that
+candidate. In `nn.GRUCell`'s convention:
+
+$$\begin{aligned}
+r &= \sigma(x W_{ir}^\top + b_{ir} + h W_{hr}^\top + b_{hr})\\
+z &= \sigma(x W_{iz}^\top + b_{iz} + h W_{hz}^\top + b_{hz})\\
+n &= \tanh\big(x W_{in}^\top + b_{in} + r \odot (h W_{hn}^\top + b_{hn})\big)\\
+h' &= (1 - z) \odot n + z \odot h
+\end{aligned}$$
+
+Two details differ between textbooks, and PyTorch picks one of each: the reset gate multiplies the
+hidden part *after* its matrix product (bias $b_{hn}$ included), and $z$ close to 1 *keeps* the old
+state. The layout is like the LSTM's with three blocks: `W_ih` is `(3H, D)`, `W_hh` is `(3H, H)`,
+rows in the order **reset, update, new** (r, z, n). Keep the input part and the hidden part of the
+pre-activations apart, since $r$ only touches the hidden part of $n$."""),
+    ("code", r'''def gru_step(x, h, W_ih, W_hh, b_ih, b_hh):
+    """One GRU step in nn.GRUCell's layout.
+
+    x: (N, D), h: (N, H), W_ih: (3H, D), W_hh: (3H, H), b_ih: (3H,), b_hh: (3H,).
+    Row blocks in the order reset, update, new.
+    Returns h_next, (N, H).
+    """
+    raise NotImplementedError("gru_step: compute r, z and n, then blend n with h")'''),
+    ("code", 'from grader import check\ncheck("gru_step")'),
+    ("markdown", r"""## 4. An LSTM over a sequence
+
+Unrolling the cell over time means calling the same step, with the same weights, on
+$x_1, \dots, x_T$ and feeding each step's $(h, c)$ into the next one:
+
+$$(h_t, c_t) = \text{LSTMStep}(x_t, h_{t-1}, c_{t-1}), \qquad t = 1, \dots, T.$$
+
+Return the hidden state after every step stacked into `outputs` of shape `(T, N, H)` (so
+`outputs[t]` is the state after reading `X[t]`), together with the final `(h_T, c_T)`. This is what a
+one-layer `nn.LSTM` returns, except that `nn.LSTM` gives `h_T` and `c_T` an extra leading axis of
+length 1 (the number of layers); here they are plain `(N, H)` tensors, like `h0` and `c0`.
+Use your `lstm_step`. Gradients flow back through every step (backpropagation through time), and the
+check compares them too."""),
+    ("code", r'''def lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh):
+    """Run lstm_step over a sequence.
+
+    X: (T, N, D), h0: (N, H), c0: (N, H); weights as in lstm_step.
+    Returns (outputs, (h_T, c_T)) with outputs: (T, N, H), h_T: (N, H), c_T: (N, H).
+    """
+    raise NotImplementedError("lstm_forward: loop over the T steps of X")'''),
+    ("code", 'from grader import check\ncheck("lstm_forward")'),
+]
+
+
+def build_notebook(cells_source: list[tuple[str, str]]) -> str:
+    """Markdown and code cells as nbformat 4 JSON text."""
+    cells = []
+    for kind, text in cells_source:
+        cell = {"cell_type": kind, "metadata": {}, "source": text.splitlines(keepends=True)}
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
+        cells.append(cell)
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                             "language_info": {"name": "python"}}}
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def render() -> str:
+    return build_notebook(CELLS)
+
+
+if __name__ == "__main__":
+    NOTEBOOK.write_text(render(), encoding="utf-8")
