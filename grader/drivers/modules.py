@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from . import register
-from .base import CheckProblem, DriverContext, StudentError, _TORCH_DTYPES
+from .base import CheckProblem, DriverContext, _TORCH_DTYPES
 
 MAX_REPR = 200
 NAMES_SHOWN = 6
@@ -118,7 +118,7 @@ def run_forward(model: torch.nn.Module, x: torch.Tensor, what: str) -> Any:
             text += (". The two tensors you add have different shapes: the shortcut must have the shape of "
                      "the main branch, so change it with the 1x1 convolution (conv3, with the block's stride) "
                      "whenever the channels or the size change")
-        raise StudentError(text) from None
+        raise CheckProblem(text) from None
 
 
 def _output_tensor(y: Any, what: str) -> torch.Tensor:
