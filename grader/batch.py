@@ -339,6 +339,7 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
                          skipped_names, [sorted(s) for s in by_hash.values() if len(s) > 1])
     if on_start:
         on_start(choice.report, len(jobs))
+    _grade_quizzes(course, unit, folders, gradebook)
     if not jobs:
         report.seconds = time.monotonic() - started
         return report
@@ -356,6 +357,14 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
         gradebook.finish_run(run_id, {s: report.count(s) for s in ("graded", "ungradable", "grader_error",
                                                                    "skipped")} | {"aborted": report.aborted})
     return report
+
+
+def _grade_quizzes(course: Course, unit: Unit, folders: list[StudentFolder], gradebook: Gradebook) -> None:
+    """Quizzes are graded in this process: answers are parsed, never executed (grader.quiz.expr)."""
+    from .quiz.batch import grade_quizzes
+
+    grade_quizzes(course, unit, [(f.student, f.path) for f in folders if f.problem is None or f.path.is_dir()],
+                  gradebook)
 
 
 def _run_pool(course: Course, unit: Unit, jobs: list[_Job], plan: UnitPlan, entry_names: set[str],

@@ -71,7 +71,8 @@ def summary_json(grades: Iterable[StoredGrade], unit: Unit) -> dict:
                           for name, ex in grade.exercises.items()},
         }
         if grade.quiz is not None:
-            students[grade.student]["quiz"] = {"score": grade.quiz["score"], "max_score": grade.quiz["max_score"]}
+            students[grade.student]["quiz"] = {"score": grade.quiz["score"], "max_score": grade.quiz["max_score"],
+                                               "questions": grade.quiz.get("questions", {})}
     return {"unit": unit.id, "students": students}
 
 

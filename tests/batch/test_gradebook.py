@@ -136,7 +136,7 @@ def test_only_one_batch_at_a_time(tmp_path):
 
 
 def test_cli_reports_a_foreign_gradebook_clearly(course_root, tmp_path):
-    from conftest import grader
+    from batch_support import grader
 
     path = tmp_path / "gb.db"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, grader, grade_json
+from batch_support import ROOT, grader, grade_json
 from make_examples import FUNCTIONS, STUB, VARIANTS, notebook_json, reference_cells, variant_cells, write_notebook
 
 import helpers

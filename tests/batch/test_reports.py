@@ -10,7 +10,7 @@ from grader.report.feedback_html import render_feedback
 from grader.report.progress import Progress, format_bar, format_line
 from grader.report.summary import render_summary, summarize
 
-from conftest import ROOT
+from batch_support import ROOT
 
 COURSE = load_course(ROOT)
 UNIT = COURSE.unit("unit1")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import grader, grade_json
+from batch_support import grader, grade_json
 from make_examples import variant_cells, write_notebook
 
 CLASS = {f"s{i:02d}": v for i, v in enumerate(

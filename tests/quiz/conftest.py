@@ -11,9 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from grader.quiz import Bank, load_bank  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-UNITS = ["unit1", "unit2", "unit3", "unit4", "unit5"]
-SALT = "test-salt"
+from quiz_support import ROOT, SALT, UNITS  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import sympy
 
-from conftest import SALT, UNITS
+from quiz_support import SALT, UNITS
 from grader.quiz import Bank, grade_answers, key_json, make_variant, validate_answers
 from grader.quiz.expr import Grammar, evaluate, parse, to_sympy
 from grader.quiz.model import Question, Variant

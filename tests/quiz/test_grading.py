@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SALT
+from quiz_support import SALT
 from grader.quiz import (
     AnswersError, Bank, BankError, QuizResult, difficulty_table, grade_answers, make_variant,
     read_answers, render_markdown, validate_answers,

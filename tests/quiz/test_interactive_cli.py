@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import ROOT, SALT
+from quiz_support import ROOT, SALT
 from grader.quiz import Bank, grade_answers, make_variant, read_answers
 from grader.quiz.cli import add_subcommands, run
 
