@@ -1,0 +1,261 @@
+"""Source of exercises/unit2/training.ipynb; `python tests/unit2/notebook_unit2.py` rewrites it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "exercises" / "unit2" / "training.ipynb"
+
+CELLS = [
+    ("markdown", r"""# Unit 2: training deep networks
+
+Training a network means repeating two moves: compute how the loss changes when each weight moves a
+little (the gradient, by **backpropagation**), then move every weight a little downhill (an
+**optimiser step**). In this notebook you build both by hand: a tiny automatic-differentiation engine,
+the backward passes of the layers of a two-layer network, four optimisers, a learning-rate schedule and
+two kinds of gradient clipping.
+
+**How you are graded.** Each exercise ends with a check cell. It runs your code on inputs you do not
+see and compares the result with PyTorch (`torch.autograd`, `torch.optim`, `torch.nn.utils`). The same
+checks run from a terminal with `grader check unit2`.
+
+Rules: work with `torch` tensors and keep the dtype and device of the inputs; never change an input in
+place (`w -= lr * dw` changes the caller's tensor, `w = w - lr * dw` does not); where an exercise says
+so, do not use autograd or the library function you are writing."""),
+    ("code", "import math\n\nimport torch"),
+    ("markdown", r"""## 1. A scalar autograd engine: `Value`
+
+Any formula is a graph of elementary operations. If $z = f(x, y)$ is one node and $L$ is the final
+output, the chain rule says how much $L$ changes through this node:
+
+$$\frac{\partial L}{\partial x} \mathrel{+}= \frac{\partial L}{\partial z}\,\frac{\partial z}{\partial x},
+\qquad \frac{\partial L}{\partial y} \mathrel{+}= \frac{\partial L}{\partial z}\,\frac{\partial z}{\partial y}.$$
+
+The `+=` matters: when a node feeds several others (in `a * a`, or a weight used by many neurons), its
+gradient is the **sum** of what flows back along every path. Two rules make the engine correct:
+
+* each node stores its `data`, its `grad` (starting at `0.0`), the nodes it was made from, and a small
+  function `_backward` that applies the local derivatives above;
+* `backward()` on the output sets its `grad` to `1.0` and calls `_backward` of every node in **reverse
+  topological order** (every node after all the nodes that use it), so a node's gradient is complete
+  before it is passed on.
+
+The local derivatives you need:
+
+| operation | $z$ | $\partial z/\partial x$ | $\partial z / \partial y$ |
+|---|---|---|---|
+| add | $x + y$ | $1$ | $1$ |
+| multiply | $x y$ | $y$ | $x$ |
+| power (number $n$) | $x^n$ | $n x^{n-1}$ | |
+| exp | $e^x$ | $e^x = z$ | |
+| tanh | $\tanh x$ | $1 - z^2$ | |
+| ReLU | $\max(0, x)$ | $1$ if $x > 0$ else $0$ | |
+
+Subtraction, division and negation need no derivatives of their own: $x - y = x + (-y)$,
+$x / y = x \cdot y^{-1}$ and $-x = x \cdot (-1)$. Numbers must work on either side (`a + 1`, `2 * a`,
+`2.5 - a`, `1 / a`); Python calls `__radd__`, `__rsub__`, `__rmul__` and `__rtruediv__` when the number
+is on the left. Keep `.data` and `.grad` plain Python floats. The check builds many random graphs with
+your `Value` and compares every node's `data` and `grad` with `torch.autograd` on the same graph."""),
+    ("code", r'''class Value:
+    """A scalar node of a computation graph.
+
+    Value(data) holds a float in .data and its gradient in .grad (0.0 until backward()).
+    Supports +, -, *, / with Values or numbers on either side, ** with a number exponent,
+    unary -, .exp(), .tanh(), .relu(), and .backward() on the final node.
+    """
+
+    def __init__(self, data, _children=()):
+        self.data = float(data)
+        self.grad = 0.0
+        self._backward = lambda: None
+        self._prev = set(_children)
+
+    def __add__(self, other):
+        raise NotImplementedError("Value.__add__")
+
+    def __mul__(self, other):
+        raise NotImplementedError("Value.__mul__")
+
+    def __pow__(self, n):
+        raise NotImplementedError("Value.__pow__")
+
+    def exp(self):
+        raise NotImplementedError("Value.exp")
+
+    def tanh(self):
+        raise NotImplementedError("Value.tanh")
+
+    def relu(self):
+        raise NotImplementedError("Value.relu")
+
+    def backward(self):
+        raise NotImplementedError("Value.backward: topological order, then each node's _backward")
+
+    # write __neg__, __sub__, __truediv__, __radd__, __rsub__, __rmul__, __rtruediv__
+    # with the operations above
+
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"'''),
+    ("code", 'from grader import check\ncheck("Value")'),
+    ("markdown", r"""## 2. The affine layer, forward and backward
+
+A fully connected layer maps a batch $X \in \mathbb R^{N\times D}$ to $Y = XW + b$ with
+$W \in \mathbb R^{D\times M}$ and $b \in \mathbb R^{M}$ (added to every row). In the backward pass we
+are given $\partial L/\partial Y$ (`dout`, shape $(N, M)$) and need the gradients with respect to the
+inputs of the layer:
+
+$$\frac{\partial L}{\partial X} = \frac{\partial L}{\partial Y} W^\top, \qquad
+\frac{\partial L}{\partial W} = X^\top \frac{\partial L}{\partial Y}, \qquad
+\frac{\partial L}{\partial b} = \sum_{n=1}^{N} \frac{\partial L}{\partial Y_{n,:}}.$$
+
+A quick way to remember them: each gradient has the shape of the thing it is the gradient of, and
+there is only one way to multiply the available matrices to get that shape. The bias gradient is a
+sum because the same $b$ was added to all $N$ rows.
+
+The ReLU layer $h = \max(0, z)$ lets the gradient through where its input was positive and stops it
+elsewhere (also where $z = 0$ exactly): $\partial L / \partial z = \partial L/\partial h \odot [z > 0]$.
+
+Do not use autograd (`.backward()`, `torch.autograd.grad`) in the backward functions."""),
+    ("code", r'''def affine_forward(x, w, b):
+    """x: (N, D), w: (D, M), b: (M,). Returns x @ w + b, shape (N, M)."""
+    raise NotImplementedError("affine_forward")'''),
+    ("code", 'check("affine_forward")'),
+    ("code", r'''def affine_backward(dout, x, w, b):
+    """dout: (N, M) upstream gradient; x, w, b as in affine_forward.
+    Returns (dx, dw, db) with the shapes of x (N, D), w (D, M) and b (M,).
+    """
+    raise NotImplementedError("affine_backward")'''),
+    ("code", 'check("affine_backward")'),
+    ("code", r'''def relu_backward(dout, x):
+    """dout: upstream gradient, x: the ReLU's input, same shape. Returns dx, same shape."""
+    raise NotImplementedError("relu_backward")'''),
+    ("code", 'check("relu_backward")'),
+    ("markdown", r"""## 3. A two-layer network, end to end
+
+Put the pieces together: scores $= \mathrm{ReLU}(X W_1 + b_1) W_2 + b_2$ and the mean softmax
+cross-entropy
+
+$$L = \frac{1}{N}\sum_{n=1}^{N} -\log \frac{e^{s_{n, y_n}}}{\sum_c e^{s_{n,c}}}.$$
+
+Its gradient with respect to the scores is the softmax minus one at the correct class, divided by $N$
+because the loss is a mean: $\partial L/\partial s_{n,c} = (p_{n,c} - [c = y_n]) / N$. From there, run
+the backward passes of section 2 in the opposite order of the forward pass: affine 2, ReLU, affine 1.
+Subtract each row's maximum score before `exp` so that large scores do not overflow."""),
+    ("code", r'''def mlp_loss_and_grads(X, y, params):
+    """Two-layer ReLU network with softmax cross-entropy.
+
+    X: (N, D), y: (N,) class indices (int64),
+    params: {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}.
+    Returns (loss, grads): loss a 0-d tensor (the mean over the batch), grads a dict with the
+    same keys and shapes as params. Backpropagate by hand, without autograd.
+    """
+    raise NotImplementedError("mlp_loss_and_grads")'''),
+    ("code", 'check("mlp_loss_and_grads")'),
+    ("markdown", r"""## 4. Optimisers
+
+Plain gradient descent, $w \leftarrow w - \eta\, \nabla_w L$, uses one learning rate for every weight and
+forgets the past. The optimisers below change one or the other. Each function does **one** step and
+returns new tensors: the weights and the optimiser's state, which the training loop passes back in
+at the next step. The checks run 10 to 30 steps and compare the whole trajectory with `torch.optim`.
+
+**Momentum** keeps a velocity, an exponentially weighted average of past gradients, and steps along it
+(this is the lecture's form; `torch.optim.SGD` with `dampening=beta` is the same):
+
+$$v \leftarrow \beta v + (1-\beta)\, g, \qquad w \leftarrow w - \eta\, v.$$
+
+**AdaGrad** gives each weight its own step size, shrinking it for weights whose gradients have been
+large. The cache is the running **sum** of squared gradients, and $\epsilon$ sits inside the root:
+
+$$c \leftarrow c + g^2, \qquad w \leftarrow w - \eta\, \frac{g}{\sqrt{c + \epsilon}}.$$
+
+**RMSProp** replaces AdaGrad's ever-growing sum by an exponential average, so old gradients are
+forgotten and the step size does not shrink to nothing (here, as in `torch.optim.RMSprop`, $\epsilon$
+is added after the root):
+
+$$c \leftarrow \rho\, c + (1-\rho)\, g^2, \qquad w \leftarrow w - \eta\, \frac{g}{\sqrt{c} + \epsilon}.$$
+
+**Adam** combines a momentum-like first moment $m$ with an RMSProp-like second moment $v$. Both start at
+zero, so early on they are biased towards zero; dividing by $1 - \beta^t$ undoes that ($t$ is the
+step number, **starting at 1**):
+
+$$m \leftarrow \beta_1 m + (1-\beta_1) g, \quad v \leftarrow \beta_2 v + (1-\beta_2) g^2, \quad
+\hat m = \frac{m}{1-\beta_1^t}, \quad \hat v = \frac{v}{1-\beta_2^t}, \quad
+w \leftarrow w - \eta\,\frac{\hat m}{\sqrt{\hat v} + \epsilon}.$$
+
+Return the running moments $m$ and $v$ (not $\hat m$, $\hat v$): they are the state for the next step.
+Do not use `torch.optim` inside these functions."""),
+    ("code", r'''def sgd_momentum_step(w, dw, v, lr, beta=0.9):
+    """w, dw, v: tensors of the same shape. Returns (w_new, v_new)."""
+    raise NotImplementedError("sgd_momentum_step")'''),
+    ("code", 'check("sgd_momentum_step")'),
+    ("code", r'''def adagrad_step(w, dw, cache, lr, eps=1e-8):
+    """w, dw, cache: tensors of the same shape. Returns (w_new, cache_new)."""
+    raise NotImplementedError("adagrad_step")'''),
+    ("code", 'check("adagrad_step")'),
+    ("code", r'''def rmsprop_step(w, dw, cache, lr, decay=0.9, eps=1e-8):
+    """w, dw, cache: tensors of the same shape. Returns (w_new, cache_new)."""
+    raise NotImplementedError("rmsprop_step")'''),
+    ("code", 'check("rmsprop_step")'),
+    ("code", r'''def adam_step(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """w, dw, m, v: tensors of the same shape; t: the step number, 1 for the first step.
+    Returns (w_new, m_new, v_new).
+    """
+    raise NotImplementedError("adam_step")'''),
+    ("code", 'check("adam_step")'),
+    ("markdown", r"""## 5. Learning-rate decay and gradient clipping
+
+Large steps help early in training and hurt near a minimum, so the learning rate is often lowered as
+training goes on. **Time-based decay** divides the initial rate by a factor that grows linearly with
+the epoch:
+
+$$\eta_{e} = \frac{\eta_0}{1 + k\, e}.$$
+
+**Gradient clipping** protects against exploding gradients. *By value* clamps every entry into
+$[-\tau, \tau]$. *By norm* looks at all gradients together as one long vector $g$ with
+$\|g\|_2 = \sqrt{\sum_i \sum_j g_{ij}^2}$ (one norm over every tensor, not a norm per tensor) and,
+when it is larger than the limit, scales every tensor by the same factor so that the direction is
+kept:
+
+$$s = \min\!\left(1, \frac{\text{max\_norm}}{\|g\|_2 + 10^{-6}}\right), \qquad g_i \leftarrow s\, g_i.$$
+
+The $10^{-6}$ is what `torch.nn.utils.clip_grad_norm_` adds. Return new tensors (PyTorch's functions
+change the gradients in place; yours must not) and, for the norm version, the norm before clipping."""),
+    ("code", r'''def lr_time_decay(lr0, decay_rate, epoch):
+    """lr0, decay_rate: floats, epoch: int (0 for the first epoch). Returns the learning rate, a float."""
+    raise NotImplementedError("lr_time_decay")'''),
+    ("code", 'check("lr_time_decay")'),
+    ("code", r'''def clip_grad_value(grads, clip):
+    """grads: a list of tensors of any shapes; clip: a positive float.
+    Returns a new list with every entry clamped into [-clip, clip].
+    """
+    raise NotImplementedError("clip_grad_value")'''),
+    ("code", 'check("clip_grad_value")'),
+    ("code", r'''def clip_grad_norm(grads, max_norm):
+    """grads: a list of tensors; max_norm: a positive float.
+    Returns (clipped, total_norm): the rescaled list and the global L2 norm before clipping (0-d tensor).
+    """
+    raise NotImplementedError("clip_grad_norm")'''),
+    ("code", 'check("clip_grad_norm")'),
+]
+
+
+def build_notebook(cells_source: list[tuple[str, str]]) -> str:
+    """Markdown and code cells as nbformat 4 JSON text."""
+    cells = []
+    for index, (kind, text) in enumerate(cells_source):
+        cell = {"cell_type": kind, "id": f"cell-{index:02d}", "metadata": {}, "source": text.splitlines(keepends=True)}
+        if kind == "code":
+            cell.update(execution_count=None, outputs=[])
+        cells.append(cell)
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+                             "language_info": {"name": "python"}}}
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def render() -> str:
+    return build_notebook(CELLS)
+
+
+if __name__ == "__main__":
+    NOTEBOOK.write_text(render(), encoding="utf-8")
