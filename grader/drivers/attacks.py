@@ -167,9 +167,10 @@ def robust_training(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> 
          targets["clean"] - measured["standard"][0]),
         (f"clean test accuracy of the adversarially trained model (target {targets['clean_adv']:.2f}), short by",
          targets["clean_adv"] - measured["adversarial"][0]),
+        (f"FGSM accuracy gain of adversarial=True over adversarial=False (target {targets['gain']:.2f}; "
+         "is every mini-batch step with adversarial=True an adversarial training step?), short by",
+         targets["gain"] - gain),
         (f"FGSM accuracy at eps={eps} of the adversarially trained model (target {targets['robust']:.2f}), short by",
          targets["robust"] - measured["adversarial"][1]),
-        (f"FGSM accuracy gain over the standard model (target {targets['gain']:.2f}), short by",
-         targets["gain"] - gain),
     ]
     return {label: round(max(0.0, short), 4) for label, short in checks}

@@ -1,0 +1,393 @@
+"""Unit 3: references pass, the starter fails, typical wrong code gets its hint, references agree with torch.
+
+The wrong implementations below are written as a student would write them;
+they are not taken from solutions/unit3/mistakes.py.
+"""
+import importlib.util
+import math
+import shutil
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers import COURSE, ROOT, check_path, check_source
+
+UNIT = "unit3"
+REFERENCES = ("regularization.py", "adversarial.py")
+HEADER = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"unit3_{name}", ROOT / "solutions" / UNIT / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REG = _load("regularization")
+ADV = _load("adversarial")
+
+
+def _exercise_names():
+    return {e.name for e in COURSE.unit(UNIT).exercises}
+
+
+def test_references_pass_every_check(tmp_path):
+    for name in REFERENCES:
+        shutil.copy(ROOT / "solutions" / UNIT / name, tmp_path / name)
+    result = check_path(UNIT, tmp_path)
+    failed = [(e.name, c.name, c.message) for e in result.exercises.values() for c in e.checks if not c.passed]
+    assert failed == []
+    assert result.score == result.max_score == sum(e.points for e in COURSE.unit(UNIT).exercises)
+
+
+def test_starter_notebook_fails_every_exercise():
+    result = check_path(UNIT, ROOT / "exercises" / UNIT)
+    assert set(result.exercises) == _exercise_names()
+    for exercise in result.exercises.values():
+        assert exercise.score == 0, exercise.name
+        assert not any(c.passed for c in exercise.checks), exercise.name
+
+
+def test_notebook_is_rendered_from_its_source():
+    spec = importlib.util.spec_from_file_location("notebook_unit3", ROOT / "tests" / UNIT / "notebook_unit3.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.NOTEBOOK.read_text(encoding="utf-8") == module.render()
+
+
+# Student-style helpers that the wrong attacks below build on
+GRAD = '''
+def input_grad(model, x, y):
+    x = x.clone().detach().requires_grad_(True)
+    return torch.autograd.grad(F.cross_entropy(model(x), y), x)[0]
+'''
+GOOD_PGD = GRAD + '''
+def pgd_attack(model, x, y, eps, alpha, steps, random_start=False, generator=None):
+    adv = x.clone()
+    if random_start:
+        adv = (adv + eps * (2 * torch.rand(x.shape, generator=generator, dtype=x.dtype) - 1)).clamp(0, 1)
+    for _ in range(steps):
+        adv = adv + alpha * input_grad(model, adv, y).sign()
+        adv = torch.clamp(adv, x - eps, x + eps).clamp(0, 1)
+    return adv
+'''
+DROPOUT_EDGES = '''
+    if not train or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+'''
+
+CATALOGUE = [
+    # (exercise, student source, hint substring or None, message substring)
+    ("l1_penalty", "def l1_penalty(params, lam):\n    return lam * sum(p.sum() for p in params)\n", "absolute values", ""),
+    ("l1_penalty", "def l1_penalty(params, lam):\n    return lam * params[0].abs().sum()\n", "every tensor", ""),
+    ("l2_penalty", "def l2_penalty(params, lam):\n    return lam * torch.sqrt(sum((p * p).sum() for p in params))\n",
+     "no square root", ""),
+    ("l2_penalty", "def l2_penalty(params, lam):\n    return 0.5 * lam * sum((p * p).sum() for p in params)\n", "1/2", ""),
+    ("l2_penalty", "def l2_penalty(params, lam):\n    return lam * sum(p.pow(2).mean() for p in params)\n", "do not average", ""),
+    ("dropout_forward", f'''
+def dropout_forward(x, p, train=True, generator=None):{DROPOUT_EDGES}
+    mask = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) > p
+    return x * mask
+''', "1 / (1 - p)", ""),
+    ("dropout_forward", f'''
+def dropout_forward(x, p, train=True, generator=None):{DROPOUT_EDGES}
+    keep = torch.bernoulli(torch.full_like(x, p), generator=generator)
+    return x * keep / (1 - p)
+''', "probability of dropping", ""),
+    ("dropout_forward", '''
+def dropout_forward(x, p, train=True, generator=None):
+    if p == 1:
+        return torch.zeros_like(x)
+    mask = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) >= p
+    return x * mask / (1 - p)
+''', "eval mode", ""),
+    ("dropout_forward", '''
+def dropout_forward(x, p, train=True, generator=None):
+    if not train:
+        return x
+    mask = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) >= p
+    return x * mask / (1 - p)
+''', "p == 1", ""),
+    ("dropout_forward", f'''
+def dropout_forward(x, p, train=True, generator=None):{DROPOUT_EDGES}
+    mask = (torch.rand_like(x) >= p).to(x.dtype)
+    return x * mask / (1 - p)
+''', "generator=generator", ""),
+    ("dropout_forward", f'''
+def dropout_forward(x, p, train=True, generator=None):{DROPOUT_EDGES}
+    return F.dropout(x, p)
+''', None, "does not allow"),
+    ("batchnorm_forward", '''
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, train=True, momentum=0.1, eps=1e-5):
+    if train:
+        mu, var = x.mean(0), x.var(0)
+        running_mean = (1 - momentum) * running_mean + momentum * mu
+        running_var = (1 - momentum) * running_var + momentum * var
+    else:
+        mu, var = running_mean, running_var
+    return gamma * (x - mu) / torch.sqrt(var + eps) + beta, running_mean, running_var
+''', "biased batch variance", ""),
+    ("batchnorm_forward", '''
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, train=True, momentum=0.1, eps=1e-5):
+    mu, var = x.mean(0), x.var(0, unbiased=False)
+    if train:
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+        running_var = momentum * running_var + (1 - momentum) * x.var(0)
+    return gamma * (x - mu) / torch.sqrt(var + eps) + beta, running_mean, running_var
+''', "momentum weighs the new batch", ""),
+    ("batchnorm_forward", '''
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, train=True, momentum=0.1, eps=1e-5):
+    mu, var = x.mean(0), x.var(0, unbiased=False)
+    if train:
+        running_mean = (1 - momentum) * running_mean + momentum * mu
+        running_var = (1 - momentum) * running_var + momentum * x.var(0)
+    return gamma * (x - mu) / torch.sqrt(var + eps) + beta, running_mean, running_var
+''', "eval mode", ""),
+    ("batchnorm_forward", '''
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, train=True, momentum=0.1, eps=1e-5):
+    if train:
+        mu, var = x.mean(0), x.var(0, unbiased=False)
+        running_mean.mul_(1 - momentum).add_(momentum * mu)
+        running_var.mul_(1 - momentum).add_(momentum * x.var(0))
+    else:
+        mu, var = running_mean, running_var
+    return gamma * (x - mu) / torch.sqrt(var + eps) + beta, running_mean, running_var
+''', None, "in place"),
+    ("batchnorm_forward", '''
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, train=True, momentum=0.1, eps=1e-5):
+    rm, rv = running_mean.clone(), running_var.clone()
+    return F.batch_norm(x, rm, rv, gamma, beta, train, momentum, eps), rm, rv
+''', None, "does not allow"),
+    ("early_stopping", '''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best, best_epoch, bad = float("inf"), 1, 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if loss < best - min_delta:
+            best, best_epoch, bad = loss, epoch, 0
+        else:
+            bad += 1
+            if bad == patience:
+                return epoch, best_epoch
+    return len(val_losses), best_epoch
+''', "count epochs from 0", ""),
+    ("early_stopping", '''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best, best_epoch, bad = float("inf"), 0, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best - min_delta:
+            best, best_epoch, bad = loss, epoch, 0
+        else:
+            bad += 1
+            if bad > patience:
+                return epoch, best_epoch
+    return len(val_losses) - 1, best_epoch
+''', "not one later", ""),
+    ("early_stopping", '''
+def early_stopping(val_losses, patience, min_delta=0.0):
+    best, best_epoch, bad = float("inf"), 0, 0
+    for epoch, loss in enumerate(val_losses):
+        if loss < best - min_delta:
+            best, best_epoch = loss, epoch
+        else:
+            bad += 1
+        if bad >= patience:
+            return epoch, best_epoch
+    return len(val_losses) - 1, best_epoch
+''', "reset the count", ""),
+    ("fgsm_attack", GRAD + '''
+def fgsm_attack(model, x, y, eps):
+    return torch.clamp(x - eps * input_grad(model, x, y).sign(), 0, 1)
+''', "add eps * sign", ""),
+    ("fgsm_attack", GRAD + '''
+def fgsm_attack(model, x, y, eps):
+    return x + eps * torch.sign(input_grad(model, x, y))
+''', "valid pixel range", "stays within [0, 1]"),
+    ("fgsm_attack", '''
+def fgsm_attack(model, x, y, eps):
+    x = x.clone().requires_grad_(True)
+    F.cross_entropy(model(x), y).backward()
+    return (x + eps * x.grad.sign()).clamp(0, 1).detach()
+''', None, "`.grad` of the model's parameters"),
+    ("pgd_attack", GRAD + '''
+def pgd_attack(model, x, y, eps, alpha, steps, random_start=False, generator=None):
+    adv = x.clone()
+    if random_start:
+        adv = (adv + eps * (2 * torch.rand(x.shape, generator=generator, dtype=x.dtype) - 1)).clamp(0, 1)
+    for _ in range(steps):
+        adv = (adv + alpha * input_grad(model, adv, y).sign()).clamp(0, 1)
+    return adv
+''', "project back onto the eps-ball", "within eps of x"),
+    ("pgd_attack", GRAD + '''
+def pgd_attack(model, x, y, eps, alpha, steps, random_start=False, generator=None):
+    adv = x.clone()
+    for _ in range(steps):
+        adv = adv + alpha * input_grad(model, adv, y).sign()
+        adv = torch.clamp(adv, x - eps, x + eps).clamp(0, 1)
+    return adv
+''', "random_start=True", ""),
+    ("pgd_attack", GRAD + '''
+def pgd_attack(model, x, y, eps, alpha, steps, random_start=False, generator=None):
+    adv = x.clone()
+    if random_start:
+        adv = (adv + eps * (2 * torch.rand(x.shape, dtype=x.dtype) - 1)).clamp(0, 1)
+    for _ in range(steps):
+        adv = adv + alpha * input_grad(model, adv, y).sign()
+        adv = torch.clamp(adv, x - eps, x + eps).clamp(0, 1)
+    return adv
+''', "generator=generator", ""),
+    ("adversarial_training_step", GOOD_PGD + '''
+def adversarial_training_step(model, optimizer, x, y, eps, alpha, steps):
+    x_adv = pgd_attack(model, x, y, eps, alpha, steps)
+    loss = F.cross_entropy(model(x), y) + F.cross_entropy(model(x_adv), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+''', "zero_grad", ""),
+    ("adversarial_training_step", GOOD_PGD + '''
+def adversarial_training_step(model, optimizer, x, y, eps, alpha, steps):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(pgd_attack(model, x, y, eps, alpha, steps)), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+''', "plus CE on the adversarial batch", ""),
+    ("adversarial_training_step", GOOD_PGD + '''
+def adversarial_training_step(model, optimizer, x, y, eps, alpha, steps):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y) + F.cross_entropy(model(pgd_attack(model, x, y, eps, alpha, steps)), y)
+    loss.backward()
+    optimizer.step()
+    return loss
+''', None, "loss.item()"),
+    ("adversarial_digits", GOOD_PGD + '''
+def adversarial_training_step(model, optimizer, x, y, eps, alpha, steps):
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y) + F.cross_entropy(model(pgd_attack(model, x, y, eps, alpha, steps)), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+def train_digits(X, y, adversarial=False, epochs=15, lr=0.01, batch_size=64, eps=0.1, alpha=0.04, steps=3, seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        for i in range(0, len(X), batch_size):
+            opt.zero_grad()
+            F.cross_entropy(model(X[i:i + batch_size]), y[i:i + batch_size]).backward()
+            opt.step()
+    return model
+''', None, "an adversarial training step?), short by: got 0.3"),
+]
+
+
+@pytest.mark.parametrize("exercise,source,hint,message", CATALOGUE,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CATALOGUE)])
+def test_wrong_implementation_fails_with_its_hint(exercise, source, hint, message):
+    result = check_source(UNIT, HEADER + source, [exercise]).exercises[exercise]
+    failed = [c for c in result.checks if not c.passed]
+    assert failed, "a wrong implementation passed every check"
+    assert result.score < result.max_score
+    if hint is not None:
+        assert any(c.hint and hint in c.hint for c in failed), [c.message for c in failed]
+    if message:
+        assert any(message in c.message for c in failed), [c.message for c in failed]
+
+
+def test_catalogue_covers_every_exercise():
+    assert {c[0] for c in CATALOGUE} == _exercise_names()
+
+
+def test_other_sound_implementations_are_accepted():
+    """Bernoulli masks, torch.var_mean, a loop-free early stop and a PGD with clamp on tensors all pass."""
+    source = HEADER + GOOD_PGD + '''
+def dropout_forward(x, p, train=True, generator=None):
+    if not train or p == 0:
+        return x
+    if p >= 1:
+        return torch.zeros_like(x)
+    keep = torch.bernoulli(torch.full_like(x, 1 - p), generator=generator)
+    return torch.where(keep.bool(), x / (1 - p), torch.zeros_like(x))
+
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, train=True, momentum=0.1, eps=1e-5):
+    n = x.shape[0]
+    if train:
+        var, mean = torch.var_mean(x, dim=0, unbiased=False)
+        rm = torch.lerp(running_mean, mean, momentum)
+        rv = torch.lerp(running_var, var * n / (n - 1), momentum)
+    else:
+        mean, var, rm, rv = running_mean, running_var, running_mean, running_var
+    return (x - mean) * torch.rsqrt(var + eps) * gamma + beta, rm, rv
+
+def fgsm_attack(model, x, y, eps):
+    return pgd_attack(model, x, y, eps, eps, 1)
+'''
+    names = ["dropout_forward", "batchnorm_forward", "fgsm_attack", "pgd_attack"]
+    result = check_source(UNIT, source, names)
+    for ex in result.exercises.values():
+        assert ex.passed, (ex.name, [c.message for c in ex.checks if not c.passed])
+
+
+# The references agree with PyTorch, and the statistical bound is what the comment says ------------
+def test_batchnorm_matches_f_batch_norm_in_both_modes():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(9, 4, generator=g, dtype=torch.float64) * 3 + 1
+    gamma, beta = torch.rand(4, generator=g, dtype=torch.float64) + 0.5, torch.randn(4, generator=g, dtype=torch.float64)
+    rm, rv = torch.randn(4, generator=g, dtype=torch.float64), torch.rand(4, generator=g, dtype=torch.float64) + 0.5
+    for train in (True, False):
+        trm, trv = rm.clone(), rv.clone()
+        expected = F.batch_norm(x, trm, trv, gamma, beta, training=train, momentum=0.2, eps=1e-4)
+        out, new_rm, new_rv = REG.batchnorm_forward(x, gamma, beta, rm, rv, train=train, momentum=0.2, eps=1e-4)
+        torch.testing.assert_close(out, expected)
+        torch.testing.assert_close(new_rm, trm)
+        torch.testing.assert_close(new_rv, trv)
+    bn = torch.nn.BatchNorm1d(4, dtype=torch.float64)
+    out, new_rm, new_rv = REG.batchnorm_forward(x, bn.weight.detach(), bn.bias.detach(), bn.running_mean.clone(),
+                                                bn.running_var.clone())
+    torch.testing.assert_close(out, bn(x).detach())
+    torch.testing.assert_close(new_rm, bn.running_mean)
+    torch.testing.assert_close(new_rv, bn.running_var)
+
+
+def test_penalties_match_torch_norms():
+    params = [torch.randn(3, 4), torch.randn(5)]
+    flat = torch.cat([p.flatten() for p in params])
+    torch.testing.assert_close(REG.l1_penalty(params, 0.3), 0.3 * torch.linalg.vector_norm(flat, 1))
+    torch.testing.assert_close(REG.l2_penalty(params, 0.3), 0.3 * torch.linalg.vector_norm(flat, 2) ** 2)
+
+
+def test_dropout_reference_keeps_the_expected_value_and_its_bound():
+    x = torch.ones(200, 500)
+    n = x.numel()
+    t = math.sqrt(math.log(2 * 3 / 1e-6) / (2 * n))
+    assert 0.0088 < t < 0.0090
+    for p in (0.1, 0.3, 0.8):
+        out = REG.dropout_forward(x, p, generator=torch.Generator().manual_seed(7))
+        assert abs(float((out == 0).float().mean()) - p) < t
+        assert abs(float(out.mean()) - 1.0) < 5 * t / (1 - p)
+    gen = torch.Generator().manual_seed(3)
+    assert torch.equal(REG.dropout_forward(x, 0.4, generator=torch.Generator().manual_seed(3)),
+                       REG.dropout_forward(x, 0.4, generator=gen))
+
+
+def test_attacks_stay_in_the_ball_and_leave_the_model_alone():
+    g = torch.Generator().manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(10, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)).double()
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    before = [p.detach().clone() for p in model.parameters()]
+    x = torch.rand(16, 10, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (16,), generator=g)
+    for x_adv in (ADV.fgsm_attack(model, x, y, 0.1),
+                  ADV.pgd_attack(model, x, y, 0.1, 0.03, 7, random_start=True, generator=g)):
+        assert float((x_adv - x).abs().max()) <= 0.1 + 1e-12
+        assert 0 <= float(x_adv.min()) and float(x_adv.max()) <= 1
+        assert F.cross_entropy(model(x_adv), y) > F.cross_entropy(model(x), y)
+    for p, b in zip(model.parameters(), before):
+        assert torch.equal(p, b) and torch.equal(p.grad, torch.ones_like(p))
+    # FGSM is one PGD step of size eps
+    torch.testing.assert_close(ADV.fgsm_attack(model, x, y, 0.1), ADV.pgd_attack(model, x, y, 0.1, 0.1, 1))
