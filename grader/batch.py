@@ -210,56 +210,12 @@ def open_launcher(course: Course, workers: int, *, exam: bool = False, mode: str
         fallback = LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb))
         return LauncherChoice(fallback, f"sandbox: UNAVAILABLE ({reason}) -> grading WITHOUT isolation "
                               "in local processes; student code can read solutions and write files", False, reason)
-    launcher = _Described(launcher)
     caps = getattr(launcher, "capabilities", None)
     missing = caps.missing(workers) if caps is not None else ["capabilities unknown"]
     if exam and missing:
         launcher.close()
         raise GraderFailure("exam mode refuses to grade: missing sandbox layers: " + "; ".join(missing))
     return LauncherChoice(launcher, launcher.report(), not missing)
-
-
-class _DescribedHandle:
-    """A worker handle whose exit status is `sandbox_api.ExitStatus` (which Session asks to describe())."""
-
-    def __init__(self, handle: object) -> None:
-        self._handle = handle
-        self.pid = handle.pid
-
-    def poll(self):  # noqa: ANN201
-        return _described(self._handle.poll())
-
-    def wait(self, timeout: float | None):  # noqa: ANN201
-        return _described(self._handle.wait(timeout))
-
-    def kill(self) -> None:
-        self._handle.kill()
-
-
-class _Described:
-    """Wraps a launcher whose ExitStatus type lacks describe() (the sandbox's own dataclass)."""
-
-    def __init__(self, launcher: object) -> None:
-        self._launcher = launcher
-        self.capabilities = getattr(launcher, "capabilities", None)
-
-    def start(self, *, in_fd: int, out_fd: int, output_fd: int, slot: int) -> _DescribedHandle:
-        return _DescribedHandle(self._launcher.start(in_fd=in_fd, out_fd=out_fd, output_fd=output_fd, slot=slot))
-
-    def report(self) -> str:
-        return self._launcher.report()
-
-    def close(self) -> None:
-        self._launcher.close()
-
-
-def _described(status: object):  # noqa: ANN202
-    from .runner.sandbox_api import ExitStatus
-
-    if status is None or isinstance(status, ExitStatus):
-        return status
-    return ExitStatus(exit_code=status.exit_code, signal=status.signal, oom_killed=bool(status.oom_killed),
-                      cpu_seconds=getattr(status, "cpu_seconds", None))
 
 
 # ---------------------------------------------------------------- the batch

@@ -125,12 +125,10 @@ def plan_cases(course: Course, unit: Unit, spec: UnitSpec, device: str,
 
 
 def _reference_output(case: Case, inputs: Any, namespace: dict, ctx: Any) -> Any:
-    import torch
-
     from . import drivers
 
     with _REFERENCE_LOCK:
-        torch.manual_seed(ctx.seed)
+        ctx.seed_torch()
         if case.oracle is not None:
             out = case.oracle(inputs, ctx)
         else:
@@ -219,10 +217,8 @@ def _recognise(spec: UnitSpec, planned: PlannedCase, actual: Any, tolerance: Any
         namespace = {**spec.reference, **mistake.replace}
         ctx = drivers.DriverContext(device=device, seed=planned.seed)
         try:
-            import torch
-
             with _REFERENCE_LOCK:
-                torch.manual_seed(planned.seed)
+                ctx.seed_torch()
                 out = drivers.get(planned.case.driver)(namespace, planned.inputs, ctx)
                 wrong = wire.decode(wire.encode(drivers.to_plain(out)))
         except Exception:  # noqa: BLE001  (a mistake may well crash on some inputs)

@@ -85,6 +85,12 @@ class DriverContext:
             raise MissingName(f"`{name}` is not defined in your notebooks or .py files")
         return ns[name]
 
+    def seed_torch(self) -> None:
+        """Seed torch's global generators (cheaply: torch.manual_seed would also initialise CUDA)."""
+        torch.random.default_generator.manual_seed(self.seed)
+        if self.device.startswith("cuda"):
+            torch.cuda.manual_seed_all(self.seed)
+
     def generator(self, seed: int | None = None) -> torch.Generator:
         """A seeded torch.Generator on the context's device."""
         gen = torch.Generator(device=self.device)

@@ -38,7 +38,7 @@ class InProcessSession:
         import torch
 
         ctx = drivers.DriverContext(device=request.get("device", "cpu"), seed=int(request.get("seed", 0)))
-        torch.manual_seed(ctx.seed)
+        ctx.seed_torch()
         watch = ForbiddenWatch(request.get("forbidden", []))
         started = time.perf_counter()
         result = RunResult()

@@ -1,6 +1,7 @@
 """Types shared by every way of starting a worker."""
 from __future__ import annotations
 
+import os
 import signal as _signal
 from dataclasses import dataclass
 from typing import Protocol
@@ -12,6 +13,19 @@ class ExitStatus:
     signal: int | None
     oom_killed: bool = False
     cpu_seconds: float | None = None
+
+    @classmethod
+    def from_wait(cls, status: int, rusage=None, oom_killed: bool = False) -> "ExitStatus":  # noqa: ANN001
+        """Build from an os.wait4 status word and resource usage."""
+        cpu = (rusage.ru_utime + rusage.ru_stime) if rusage is not None else 0.0
+        if os.WIFSIGNALED(status):
+            return cls(None, os.WTERMSIG(status), oom_killed, cpu)
+        return cls(os.WEXITSTATUS(status), None, oom_killed, cpu)
+
+    def to_json(self) -> dict:
+        """Plain-data form, for the zygote's status messages."""
+        return {"exit_code": self.exit_code, "signal": self.signal,
+                "oom_killed": self.oom_killed, "cpu_seconds": self.cpu_seconds}
 
     def describe(self) -> str:
         """Say in words how the worker ended, for a student's feedback."""

@@ -63,7 +63,7 @@ def encode(tree: Any, convert: Callable[[Any], Array | None] | None = None) -> b
         if isinstance(value, np.ndarray):
             value = Array(value, str(value.dtype))
         if isinstance(value, Array):
-            data = np.ascontiguousarray(value.data)
+            data = value.data if value.data.flags.c_contiguous else np.array(value.data, order="C")  # keeps 0-d
             if str(data.dtype) not in DTYPES:
                 raise WireError(f"arrays of dtype {data.dtype} cannot be sent")
             raw = data.tobytes()

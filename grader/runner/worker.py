@@ -81,7 +81,7 @@ def run_case(namespace: dict[str, Any], request: dict) -> bytes:
     import torch
 
     ctx = drivers.DriverContext(device=request.get("device", "cpu"), seed=int(request.get("seed", 0)))
-    torch.manual_seed(ctx.seed)
+    ctx.seed_torch()
     watch = ForbiddenWatch(request.get("forbidden", []))
     started = time.perf_counter()
     result: dict[str, Any] = {"event": "result", "case": request["case"], "output": None, "error": None}

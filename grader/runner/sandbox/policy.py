@@ -6,6 +6,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..sandbox_api import ExitStatus as _ExitStatus
+
 #: Exit code of a child whose sandbox could not be set up (the reason is on its output fd).
 SETUP_FAILED = 121
 #: Prefix of the per-slot system users created by scripts/setup-sandbox.sh.
@@ -46,27 +48,8 @@ class SandboxPolicy:
         return cls(**fields)
 
 
-@dataclass(frozen=True)
-class ExitStatus:
-    """How a worker ended: exit_code or signal (one is None), OOM kill, CPU seconds used."""
-
-    exit_code: int | None
-    signal: int | None
-    oom_killed: bool = False
-    cpu_seconds: float = 0.0
-
-    @classmethod
-    def from_wait(cls, status: int, rusage=None, oom_killed: bool = False) -> "ExitStatus":
-        """Build from an os.wait4 status word and resource usage."""
-        cpu = (rusage.ru_utime + rusage.ru_stime) if rusage is not None else 0.0
-        if os.WIFSIGNALED(status):
-            return cls(None, os.WTERMSIG(status), oom_killed, cpu)
-        return cls(os.WEXITSTATUS(status), None, oom_killed, cpu)
-
-    def to_json(self) -> dict:
-        """Plain-data form, for the zygote's status messages."""
-        return {"exit_code": self.exit_code, "signal": self.signal,
-                "oom_killed": self.oom_killed, "cpu_seconds": self.cpu_seconds}
+# One exit-status type for every launcher (it knows how to describe itself to a student).
+ExitStatus = _ExitStatus
 
 
 def grader_root() -> Path:
