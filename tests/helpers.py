@@ -55,3 +55,14 @@ def fast_course(tmp_path: Path, check_timeout: float = 2.0, memory_mb: int = 409
     (root / "solutions").symlink_to(ROOT / "solutions")
     (root / "exercises").symlink_to(ROOT / "exercises")
     return root
+
+
+def notebook_script(unit_id: str):  # noqa: ANN201
+    """The module in scripts/notebooks/ that a unit's starter notebook is built from."""
+    import importlib.util
+
+    path = ROOT / "scripts" / "notebooks" / f"{unit_id}.py"
+    spec = importlib.util.spec_from_file_location(f"notebook_{unit_id}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

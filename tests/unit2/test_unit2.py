@@ -38,12 +38,6 @@ def test_starter_notebook_fails_every_exercise():
         assert not any(c.passed for c in exercise.checks), exercise.name
 
 
-def test_notebook_is_rendered_from_its_source():
-    spec = importlib.util.spec_from_file_location("notebook_unit2", ROOT / "tests" / UNIT / "notebook_unit2.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.NOTEBOOK.read_text(encoding="utf-8") == module.render()
-
 
 # A Value written in one piece, with switches for the bugs students make -----
 VALUE = '''

@@ -50,12 +50,6 @@ def test_starter_notebook_fails_every_exercise():
         assert not any(c.passed for c in exercise.checks), exercise.name
 
 
-def test_notebook_is_rendered_from_its_source():
-    spec = importlib.util.spec_from_file_location("notebook_unit3", ROOT / "tests" / UNIT / "notebook_unit3.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.NOTEBOOK.read_text(encoding="utf-8") == module.render()
-
 
 # Student-style helpers that the wrong attacks below build on
 GRAD = '''

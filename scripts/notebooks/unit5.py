@@ -1,11 +1,10 @@
-"""Source of exercises/unit5/convnets.ipynb; `python tests/unit5/notebook_unit5.py` rewrites it."""
+"""Source of exercises/unit5/convnets.ipynb; `python scripts/notebooks/unit5.py` rewrites it."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit4"))
-from notebook_unit4 import build_notebook  # noqa: E402
+from grader.notebook.build import build_notebook
+
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "exercises" / "unit5" / "convnets.ipynb"
 
@@ -232,6 +231,7 @@ class SmallResNet(nn.Module):
 
 
 def render() -> str:
+    """The notebook as JSON text."""
     return build_notebook(CELLS)
 
 

@@ -1,10 +1,14 @@
-"""Build exercises/unit1/shallow_networks.ipynb."""
+"""Source of exercises/unit1/shallow_networks.ipynb; `python scripts/notebooks/unit1.py` rewrites it."""
+from __future__ import annotations
+
 from pathlib import Path
 
-from notebook_builder import build
+from grader.notebook.build import build_notebook
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "exercises" / "unit1" / "shallow_networks.ipynb"
 
 CELLS = [
-("md", r"""
+("markdown", r"""
 # Unit 1 — Shallow networks
 
 A shallow network has one layer of weights between its input and its output.
@@ -25,7 +29,7 @@ Rules for every exercise:
 ("code", r"""
 import torch
 """),
-("md", r"""
+("markdown", r"""
 ## 1. The perceptron's forward pass
 
 A neuron computes a weighted sum of its inputs plus a bias and passes it
@@ -62,7 +66,7 @@ def perceptron_forward(x, w, b, activation="sigmoid"):
 from grader import check
 check("perceptron_forward")
 """),
-("md", r"""
+("markdown", r"""
 ## 2. The delta rule (Widrow–Hoff)
 
 A linear unit predicts $\hat y = \mathbf x\cdot\mathbf w$. For one sample with
@@ -87,7 +91,7 @@ def delta_rule_update(w, x, target, lr):
 ("code", r"""
 check("delta_rule_update")
 """),
-("md", r"""
+("markdown", r"""
 ## 3. One step of logistic regression
 
 Logistic regression is a perceptron with a sigmoid output read as a
@@ -118,7 +122,7 @@ def logistic_regression_step(w, b, X, y, lr):
 ("code", r"""
 check("logistic_regression_step")
 """),
-("md", r"""
+("markdown", r"""
 ## 4. A numerically stable softmax
 
 Softmax turns a vector of scores into probabilities:
@@ -146,7 +150,7 @@ def softmax(z, dim=-1):
 ("code", r"""
 check("softmax")
 """),
-("md", r"""
+("markdown", r"""
 ## 5. Softmax cross-entropy and its gradient
 
 For scores $S \in \mathbb R^{N\times C}$ and integer labels $y_i$, the loss is
@@ -175,7 +179,7 @@ def softmax_cross_entropy(scores, y):
 ("code", r"""
 check("softmax_cross_entropy")
 """),
-("md", r"""
+("markdown", r"""
 ## 6. The multiclass hinge loss
 
 The multiclass SVM (Weston–Watkins) wants the correct class's score to beat
@@ -203,7 +207,7 @@ def multiclass_hinge_loss(scores, y, margin=1.0):
 ("code", r"""
 check("multiclass_hinge_loss")
 """),
-("md", r"""
+("markdown", r"""
 ## Done?
 
 Run every check at once from a terminal in the course folder:
@@ -214,5 +218,11 @@ grader check unit1
 """),
 ]
 
+
+def render() -> str:
+    """The notebook as JSON text."""
+    return build_notebook(CELLS)
+
+
 if __name__ == "__main__":
-    build(CELLS, Path(__file__).resolve().parents[1] / "exercises" / "unit1" / "shallow_networks.ipynb")
+    NOTEBOOK.write_text(render(), encoding="utf-8")

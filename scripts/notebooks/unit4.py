@@ -1,8 +1,10 @@
-"""Source of exercises/unit4/recurrent.ipynb; `python tests/unit4/notebook_unit4.py` rewrites it."""
+"""Source of exercises/unit4/recurrent.ipynb; `python scripts/notebooks/unit4.py` rewrites it."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from grader.notebook.build import build_notebook
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "exercises" / "unit4" / "recurrent.ipynb"
 
@@ -120,21 +122,8 @@ check compares them too."""),
 ]
 
 
-def build_notebook(cells_source: list[tuple[str, str]]) -> str:
-    """Markdown and code cells as nbformat 4 JSON text."""
-    cells = []
-    for kind, text in cells_source:
-        cell = {"cell_type": kind, "metadata": {}, "source": text.splitlines(keepends=True)}
-        if kind == "code":
-            cell.update(execution_count=None, outputs=[])
-        cells.append(cell)
-    notebook = {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                             "language_info": {"name": "python"}}}
-    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
-
-
 def render() -> str:
+    """The notebook as JSON text."""
     return build_notebook(CELLS)
 
 

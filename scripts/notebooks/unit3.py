@@ -1,8 +1,9 @@
-"""Source of exercises/unit3/teaching.ipynb; `python tests/unit3/notebook_unit3.py` rewrites it."""
+"""Source of exercises/unit3/teaching.ipynb; `python scripts/notebooks/unit3.py` rewrites it."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from grader.notebook.build import build_notebook
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "exercises" / "unit3" / "teaching.ipynb"
 
@@ -206,15 +207,9 @@ def try_digits():
 ]
 
 
-def _builder():
-    spec = importlib.util.spec_from_file_location("notebook_unit2", Path(__file__).parents[1] / "unit2" / "notebook_unit2.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_notebook
-
-
 def render() -> str:
-    return _builder()(CELLS)
+    """The notebook as JSON text."""
+    return build_notebook(CELLS)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
-"""Source of exercises/unit2/training.ipynb; `python tests/unit2/notebook_unit2.py` rewrites it."""
+"""Source of exercises/unit2/training.ipynb; `python scripts/notebooks/unit2.py` rewrites it."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from grader.notebook.build import build_notebook
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "exercises" / "unit2" / "training.ipynb"
 
@@ -239,21 +241,8 @@ change the gradients in place; yours must not) and, for the norm version, the no
 ]
 
 
-def build_notebook(cells_source: list[tuple[str, str]]) -> str:
-    """Markdown and code cells as nbformat 4 JSON text."""
-    cells = []
-    for index, (kind, text) in enumerate(cells_source):
-        cell = {"cell_type": kind, "id": f"cell-{index:02d}", "metadata": {}, "source": text.splitlines(keepends=True)}
-        if kind == "code":
-            cell.update(execution_count=None, outputs=[])
-        cells.append(cell)
-    notebook = {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
-                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                             "language_info": {"name": "python"}}}
-    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
-
-
 def render() -> str:
+    """The notebook as JSON text."""
     return build_notebook(CELLS)
 
 
