@@ -19,35 +19,17 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Protocol
 
 from . import cgroups, child, reaper
 from .cgroups import JobCgroup
 from .limits import slot_user
 from .namespaces import hidden_paths
+from ..sandbox_api import Launcher, WorkerHandle  # noqa: F401  (re-exported: the protocol every launcher follows)
 from .policy import ExitStatus, SandboxError, SandboxPolicy, default_readable, grader_root
 from .probe import Capabilities, probe
 
 _THREADS_ENV = {v: "1" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                  "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
-
-
-class WorkerHandle(Protocol):
-    """A running sandboxed worker."""
-
-    pid: int
-
-    def poll(self) -> ExitStatus | None: ...
-    def wait(self, timeout: float | None) -> ExitStatus | None: ...
-    def kill(self) -> None: ...
-
-
-class Launcher(Protocol):
-    """Starts sandboxed workers."""
-
-    def start(self, *, in_fd: int, out_fd: int, output_fd: int, slot: int) -> WorkerHandle: ...
-    def report(self) -> str: ...
-    def close(self) -> None: ...
 
 
 def _child_env(extra: dict[str, str]) -> dict[str, str]:
