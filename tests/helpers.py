@@ -66,3 +66,15 @@ def notebook_script(unit_id: str):  # noqa: ANN201
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def assert_fails_with(unit_id: str, exercise: str, source: str, hint: str | None, message: str = "") -> None:
+    """A wrong implementation must lose points, with this hint and/or this text in a failing check."""
+    result = check_source(unit_id, source, [exercise]).exercises[exercise]
+    failed = [c for c in result.checks if not c.passed]
+    assert failed, "a wrong implementation passed every check"
+    assert result.score < result.max_score
+    if hint is not None:
+        assert any(c.hint and hint in c.hint for c in failed), [c.message for c in failed]
+    if message:
+        assert any(message in c.message for c in failed), [c.message for c in failed]
