@@ -50,7 +50,6 @@ def check_from_notebook(exercises: tuple[str, ...], *, unit: str | None, path: s
 
 
 def _check(exercises: tuple[str, ...], unit_id: str | None, path: str | None, device: str) -> CheckReport | None:
-    from ..api import resolve_device
     from ..checking import check_submission
     from ..config import load_course
     from ..runner.local import LocalLauncher, LocalPolicy

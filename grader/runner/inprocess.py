@@ -35,8 +35,6 @@ class InProcessSession:
         from . import wire
         from .forbid import ForbiddenWatch
 
-        import torch
-
         ctx = drivers.DriverContext(device=request.get("device", "cpu"), seed=int(request.get("seed", 0)))
         ctx.seed_torch()
         watch = ForbiddenWatch(request.get("forbidden", []))

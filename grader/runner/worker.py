@@ -78,8 +78,6 @@ def run_case(namespace: dict[str, Any], request: dict) -> bytes:
     from ..drivers.base import CheckProblem
     from .forbid import ForbiddenWatch
 
-    import torch
-
     ctx = drivers.DriverContext(device=request.get("device", "cpu"), seed=int(request.get("seed", 0)))
     ctx.seed_torch()
     watch = ForbiddenWatch(request.get("forbidden", []))

@@ -1,7 +1,6 @@
 """Source of exercises/unit2/training.ipynb; `python scripts/notebooks/unit2.py` rewrites it."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from grader.notebook.build import build_notebook

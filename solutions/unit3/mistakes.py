@@ -137,23 +137,23 @@ def _early(val_losses, patience, min_delta, *, improves, late=0, reset=True, bas
 
 
 def early_one_based(val_losses, patience, min_delta=0.0):
-    return _early(val_losses, patience, min_delta, improves=lambda l, b, d: l < b - d, base=1)
+    return _early(val_losses, patience, min_delta, improves=lambda loss, best, d: loss < best - d, base=1)
 
 
 def early_ties_improve(val_losses, patience, min_delta=0.0):
-    return _early(val_losses, patience, min_delta, improves=lambda l, b, d: l <= b - d)
+    return _early(val_losses, patience, min_delta, improves=lambda loss, best, d: loss <= best - d)
 
 
 def early_ignores_min_delta(val_losses, patience, min_delta=0.0):
-    return _early(val_losses, patience, min_delta, improves=lambda l, b, d: l < b)
+    return _early(val_losses, patience, min_delta, improves=lambda loss, best, d: loss < best)
 
 
 def early_one_late(val_losses, patience, min_delta=0.0):
-    return _early(val_losses, patience, min_delta, improves=lambda l, b, d: l < b - d, late=1)
+    return _early(val_losses, patience, min_delta, improves=lambda loss, best, d: loss < best - d, late=1)
 
 
 def early_no_reset(val_losses, patience, min_delta=0.0):
-    return _early(val_losses, patience, min_delta, improves=lambda l, b, d: l < b - d, reset=False)
+    return _early(val_losses, patience, min_delta, improves=lambda loss, best, d: loss < best - d, reset=False)
 
 
 # attacks ---------------------------------------------------------------------

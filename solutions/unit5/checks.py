@@ -230,7 +230,7 @@ def block_cases(rng):
         inputs = _block_inputs(cin, cout, use_1x1, stride)
         cases.append(Case(f"{title}: output shape on {list(shape)}", {**inputs, "x": _normal(rng, shape, np.float32),
                                                                        "report": ["shape"]}, driver="module"))
-    for cin, cout, use_1x1, stride, shape in BLOCK_CONFIGS[:3]:
+    for cin, cout, use_1x1, stride, _shape in BLOCK_CONFIGS[:3]:
         title = _title(cin, cout, use_1x1, stride)
         inputs = _block_inputs(cin, cout, use_1x1, stride)
         model = ResidualBlock(cin, cout, use_1x1, stride)
@@ -266,7 +266,7 @@ def resnet_cases(rng):
                               (1, 3, 32, 32), ("structure", "num_params")))
     inputs = {"cls": "SmallResNet", "args": [], "kwargs": dict(SMALL)}
     model = SmallResNet(**SMALL)
-    cases.append(_module_case(rng, f"SmallResNet(channels=(4, 8, 16), num_blocks=1): same outputs as the "
+    cases.append(_module_case(rng, "SmallResNet(channels=(4, 8, 16), num_blocks=1): same outputs as the "
                               "reference with its weights", inputs, model, (2, 3, 32, 32), ("eval", "train")))
     cases.append(_module_case(rng, "SmallResNet(channels=(4, 8, 16), num_blocks=1): gradients", inputs, model,
                               (2, 3, 32, 32), ("grads",)))

@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .cnn import _pair, _windows
-from .resnet import ResidualBlock, SmallResNet, resnet_stage
+from .resnet import ResidualBlock, SmallResNet
 
 
 # conv_output_size ---------------------------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from batch_support import ROOT, grader, grade_json
-from make_examples import FUNCTIONS, STUB, VARIANTS, notebook_json, reference_cells, variant_cells, write_notebook
+from make_examples import FUNCTIONS, STUB, notebook_json, reference_cells, variant_cells, write_notebook
 
 import helpers
 

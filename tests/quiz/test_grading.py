@@ -13,7 +13,7 @@ from grader.quiz import (
     read_answers, render_markdown, validate_answers,
 )
 from grader.quiz.bank import parse_bank
-from grader.quiz.equiv import UNDECIDED, prove_equal, run_with_timeout
+from grader.quiz.equiv import prove_equal, run_with_timeout
 from grader.quiz.expr import Grammar, ParseError, parse
 
 

@@ -6,7 +6,7 @@ import importlib.util
 import pytest
 import torch
 
-from helpers import ROOT, assert_fails_with, check_path, check_source
+from helpers import ROOT, assert_fails_with, check_path
 
 
 EXERCISES = ["rnn_step", "lstm_step", "gru_step", "lstm_forward"]

@@ -1,7 +1,6 @@
 """Unit 5: the references pass, the starters score 0, typical mistakes get their hints, PyTorch agrees."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 
@@ -9,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import ROOT, assert_fails_with, check_path, check_source, notebook_script
+from helpers import ROOT, assert_fails_with, check_path, notebook_script
 
 
 EXERCISES = ["conv_output_size", "conv2d_forward", "maxpool2d_forward", "conv2d_num_params", "linear_num_params",
