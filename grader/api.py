@@ -27,7 +27,6 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
                quiz: bool = True) -> UnitResult:
     """Check a student's work for a unit (default folder: exercises/<unit>/)."""
     from .checking import check_submission
-    from .runner.local import LocalLauncher, LocalPolicy
 
     course = course or load_course()
     unit = course.unit(unit_id)
@@ -37,10 +36,24 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
     if not target.exists():
         raise UsageError(f"{target} does not exist", "give the notebook or folder with --path")
     submission = collect(target)
-    launcher = LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb))
+    launcher = check_launcher(course)
     result = check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)
     if quiz and not exercises:
         from .quiz.check import check_quiz
 
         result.quiz = check_quiz(course, unit, target, student)
     return result
+
+
+def check_launcher(course: Course):  # noqa: ANN201
+    """The launcher for one student's checks: a fresh sandboxed process, or a plain one if no layer works."""
+    from .runner.local import LocalLauncher, LocalPolicy
+
+    try:
+        from .runner.sandbox import SandboxPolicy, SubprocessLauncher
+
+        # CPU time covers the import of torch, the cells and every check; wall-clock limits stop loops sooner.
+        cpu = int(course.limits.load_timeout + 60 * course.limits.check_timeout)
+        return SubprocessLauncher(SandboxPolicy(memory_mb=course.limits.memory_mb, cpu_seconds=cpu))
+    except Exception:  # noqa: BLE001  (no usable layer here: fall back to a plain separate process)
+        return LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb))

@@ -50,9 +50,9 @@ def check_from_notebook(exercises: tuple[str, ...], *, unit: str | None, path: s
 
 
 def _check(exercises: tuple[str, ...], unit_id: str | None, path: str | None, device: str) -> CheckReport | None:
+    from ..api import check_launcher
     from ..checking import check_submission
     from ..config import load_course
-    from ..runner.local import LocalLauncher, LocalPolicy
 
     course = load_course()
     unit = course.unit(unit_id) if unit_id else _infer_unit(course, exercises)
@@ -63,7 +63,7 @@ def _check(exercises: tuple[str, ...], unit_id: str | None, path: str | None, de
         submission = Submission(cells=history, files=["this notebook's kernel history"])
     else:
         submission = collect(Path(path) if path else Path.cwd())
-    launcher = LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb))
+    launcher = check_launcher(course)
     result = check_submission(course, unit, submission, launcher=launcher, device=device,
                               only=list(exercises) or None)
     report = CheckReport(result)
