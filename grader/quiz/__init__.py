@@ -13,14 +13,25 @@ The public API, pure except where a path is passed:
     difficulty_table(results) -> str
 """
 
-from grader.quiz.bank import load_bank
-from grader.quiz.grading import grade_answers, read_answers, validate_answers
-from grader.quiz.interactive import run_interactive
-from grader.quiz.model import (
-    AnswersError, Bank, BankError, QuestionResult, QuizError, QuizResult, Variant,
-)
-from grader.quiz.render import difficulty_table, key_json, render_markdown
-from grader.quiz.variants import make_variant
+import importlib
+from typing import Any
+
+# Names are imported on first use: the quiz engine needs sympy, which takes about half a
+# second to import, and most `grader` commands never touch a quiz.
+_HOMES = {
+    "load_bank": "bank", "grade_answers": "grading", "read_answers": "grading",
+    "validate_answers": "grading", "run_interactive": "interactive", "AnswersError": "model",
+    "Bank": "model", "BankError": "model", "QuestionResult": "model", "QuizError": "model",
+    "QuizResult": "model", "Variant": "model", "difficulty_table": "render", "key_json": "render",
+    "render_markdown": "render", "make_variant": "variants",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'grader.quiz' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"grader.quiz.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "AnswersError", "Bank", "BankError", "QuestionResult", "QuizError", "QuizResult", "Variant",

@@ -4,11 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Course, Unit
-from .bank import load_bank
-from .cli import read_student
-from .grading import grade_answers, read_answers, validate_answers
-from .model import QuizError
-from .variants import make_variant
 
 
 def check_quiz(course: Course, unit: Unit, folder: Path, student: str | None) -> dict | None:
@@ -18,6 +13,8 @@ def check_quiz(course: Course, unit: Unit, folder: Path, student: str | None) ->
         return None
     practice = unit.quiz.practice
     section: dict = {"practice": practice, "error": None, "questions": {}}
+    from .cli import read_student
+
     answers_file = folder / "answers.toml" if folder.is_dir() else folder.parent / "answers.toml"
     student = student or read_student(course.root)
     if not student:
@@ -26,6 +23,12 @@ def check_quiz(course: Course, unit: Unit, folder: Path, student: str | None) ->
     if not answers_file.is_file():
         section["error"] = f"no answers yet: run `grader quiz {unit.id}` to take the quiz ({answers_file.name})"
         return section
+    # sympy is imported only now: it costs about half a second
+    from .bank import load_bank
+    from .grading import grade_answers, read_answers, validate_answers
+    from .model import QuizError
+    from .variants import make_variant
+
     try:
         variant = make_variant(load_bank(bank_file), salt=course.salt, student_id=student)
         answers = read_answers(answers_file)

@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from grader.quiz.bank import load_bank
-from grader.quiz.interactive import run_interactive
-from grader.quiz.model import QuizError, QuizResult
-from grader.quiz.render import difficulty_table, key_json, key_text, render_markdown
-from grader.quiz.variants import make_variant
+from typing import TYPE_CHECKING
+
+from grader.quiz.errors import QuizError
+
+if TYPE_CHECKING:
+    from grader.quiz.model import QuizResult
 
 STUDENT_FILE = Path(".grader") / "student"
 _STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -102,6 +103,8 @@ def resolve_student(args: argparse.Namespace, course_root: Path) -> str:
 
 def results_from_json(data: Any) -> list[QuizResult]:
     """Quiz results from a ``grader grade --json`` report, a list, or a {student: quiz} map."""
+    from grader.quiz.model import QuizResult
+
     out: list[QuizResult] = []
     if isinstance(data, dict) and isinstance(data.get("students"), list):
         data = data["students"]
@@ -131,6 +134,11 @@ def run(args: argparse.Namespace, course_root: Path, salt: str, *,
 
 def _run(args: argparse.Namespace, course_root: Path, salt: str,
          results: list[QuizResult] | None, out: TextIO) -> int:
+    from grader.quiz.bank import load_bank
+    from grader.quiz.interactive import run_interactive
+    from grader.quiz.render import difficulty_table, key_json, key_text, render_markdown
+    from grader.quiz.variants import make_variant
+
     if getattr(args, "quiz_command", None) == "login":
         path = login(course_root, args.student_id)
         out.write(f"Logged in as {args.student_id} for this course (saved in {path}).\n")
