@@ -101,14 +101,17 @@ def _check(course, args: argparse.Namespace) -> int:  # noqa: ANN001
 
 
 def _graded_quizzes(course, args: argparse.Namespace):  # noqa: ANN001, ANN202
-    """Quiz results from the gradebook, for `grader quiz UNIT --stats`."""
-    if not getattr(args, "stats", False) or getattr(args, "results", None):
+    """Quiz results from the gradebook, for `grader quiz UNIT --stats` (None: let the quiz command say so)."""
+    path = course.root / "gradebook.db"
+    if not getattr(args, "stats", False) or getattr(args, "results", None) or not path.is_file():
         return None
-    try:
-        from .gradebook import quiz_results
-    except ImportError:
-        return None
-    return quiz_results(course, args.unit)
+    from .gradebook import Gradebook
+    from .quiz.model import QuizResult
+
+    with Gradebook(path, readonly=True) as gradebook:
+        grades = gradebook.grades(args.unit)
+    attempted = [g for g in grades if g.quiz and "answers.toml" not in g.quiz.get("questions", {})]
+    return [QuizResult.from_json(g.quiz, unit=args.unit, student=g.student) for g in attempted] or None
 
 
 if __name__ == "__main__":

@@ -36,3 +36,7 @@ def test_quiz_answers_are_graded_per_student(tmp_path):
     header, ana = (tmp_path / "grades.csv").read_text().splitlines()[:2]
     assert header.split(",")[-2:] == ["quiz", "total"]
     assert ana.split(",")[-2:] == ["10", "23"]
+    stats = grader(course, "quiz", "unit1", "--stats")
+    assert stats.returncode == 0, stats.stderr
+    for question in key["questions"]:
+        assert question["id"] in stats.stdout
