@@ -17,6 +17,7 @@ from typing import Any
 from . import wire
 
 _IN_WORKER = False
+_ORIGINS: set[str] = set()  # "<origin>" file names of the student's cells, for tracebacks
 
 
 def serve(in_fd: int, out_fd: int) -> None:
@@ -49,6 +50,7 @@ def load_cells(cells: list[dict], skip: dict[int, str], out_fd: int) -> dict[str
 
     drivers.get("call")  # load every driver before the student can patch anything
     builtins.input = _no_input
+    sys.meta_path.insert(0, _SubmissionModules(cells))
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     report = []
     for index, cell in enumerate(cells):
@@ -58,6 +60,7 @@ def load_cells(cells: list[dict], skip: dict[int, str], out_fd: int) -> dict[str
             continue
         wire.write_frame(out_fd, wire.encode({"event": "cell", "index": index}))
         filename = f"<{origin}>"
+        _ORIGINS.add(filename)
         linecache.cache[filename] = (len(cell["source"]), None, cell["source"].splitlines(True), filename)
         error = None
         try:
@@ -112,9 +115,39 @@ def describe(exc: BaseException) -> str:
     text = text if len(text) <= 500 else text[:500] + "..."
     where = None
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.startswith("<") and frame.filename.endswith(">") and "," in frame.filename:
+        if frame.filename in _ORIGINS:
             where = f"{frame.filename[1:-1]}, line {frame.lineno}"
     return f"{text} ({where})" if where else text
+
+
+class _SubmissionModules:
+    """Lets a notebook `import helpers` when helpers.py is part of the submission.
+
+    The worker cannot read the submission's folder; the sources arrive with the cells.
+    """
+
+    def __init__(self, cells: list[dict]) -> None:
+        self.sources = {}
+        for cell in cells:
+            origin = cell["origin"]
+            if origin.endswith(".py") and "/" not in origin and origin[:-3].isidentifier():
+                self.sources[origin[:-3]] = (origin, cell["source"])
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        import importlib.util
+
+        if name not in self.sources:
+            return None
+        return importlib.util.spec_from_loader(name, self)
+
+    def create_module(self, spec: Any) -> None:
+        return None
+
+    def exec_module(self, module: Any) -> None:
+        origin, source = self.sources[module.__name__]
+        filename = f"<{origin}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
 
 
 def _no_input(prompt: str = "") -> str:

@@ -109,3 +109,16 @@ def test_json_report_shape(tmp_path):
     check = data["exercises"]["softmax"]["checks"][0]
     assert set(check) == {"name", "passed", "message"} and check["passed"] is True
     assert os.environ.get("GRADER_WORKER") is None
+
+
+def test_a_notebook_can_import_a_py_file_of_the_submission(tmp_path):
+    course = load_course(fast_course(tmp_path))
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "mylosses.py").write_text("import torch\n\ndef helper(z, dim):\n    raise ValueError('from the module')\n")
+    write_notebook(folder / "work.ipynb", ["from mylosses import helper\n"
+                                           "def softmax(z, dim=-1):\n    return helper(z, dim)"])
+    result = check_unit("unit1", path=folder, course=course, exercises=["softmax"], device="cpu")
+    message = result.exercises["softmax"].checks[0].message
+    assert message == "raised ValueError: from the module (mylosses.py, line 4)"
+    assert result.notes == []
