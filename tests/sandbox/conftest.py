@@ -6,6 +6,7 @@ import shutil
 import socket
 import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -44,9 +45,9 @@ def launcher(request):
 
 @pytest.fixture(scope="session")
 def secret_dir():
-    """A 0700 directory outside scratch (not under /tmp, which each job replaces) with a 0600 file."""
-    base = "/var/tmp" if os.access("/var/tmp", os.W_OK) else None
-    path = tempfile.mkdtemp(prefix="grader-secret-", dir=base)
+    """A 0700 directory with a 0600 file beside the course's own solutions/ (never a scratch candidate)."""
+    base = Path(__file__).resolve().parents[2]
+    path = tempfile.mkdtemp(prefix=".grader-secret-", dir=base)
     os.chmod(path, 0o700)
     with open(os.path.join(path, "solution.py"), "w") as f:
         f.write("SECRET REFERENCE SOLUTION\n")

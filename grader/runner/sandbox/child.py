@@ -153,7 +153,7 @@ def enter(plan: Plan, in_fd: int, out_fd: int, output_fd: int) -> tuple[int, int
             namespaces.private_mounts()
             uid = plan.uid if plan.uid is not None else os.getuid()
             gid = plan.gid if plan.gid is not None else os.getgid()
-            scratch = namespaces.mount_scratch(policy.scratch_mb, uid, gid)
+            scratch = namespaces.mount_scratch(policy.scratch_mb, uid, gid, plan.readable)
             if plan.hidden:
                 namespaces.reexpose(plan.hidden)
             ns_done = True

@@ -22,6 +22,9 @@ _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 _SYS_OPEN_TREE, _SYS_MOVE_MOUNT = 428, 429
 _OPEN_TREE_CLONE, _AT_RECURSIVE, _MOVE_MOUNT_F_EMPTY_PATH = 1, 0x8000, 0x4
 SCRATCH = "/tmp"     # inside the job's mount namespace this is a fresh, size-capped tmpfs
+# Where the scratch tmpfs may go instead, when the grader or its venv lives under /tmp
+# (a CI clone, say): a tmpfs there would hide the code the worker must import.
+SCRATCH_CANDIDATES = ("/tmp", "/var/tmp", "/dev/shm", "/mnt", "/media", "/srv")
 
 
 def _check(rc: int, what: str) -> int:
@@ -58,11 +61,22 @@ def private_mounts() -> None:
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)
 
 
-def mount_scratch(size_mb: int, uid: int, gid: int) -> str:
-    """A size- and inode-capped tmpfs on SCRATCH, owned by uid; returns its path."""
-    _mount("tmpfs", SCRATCH, "tmpfs", _MS_NOSUID | _MS_NODEV,
+def scratch_mountpoint(readable: tuple[str, ...] | list[str]) -> str:
+    """The first candidate dir that holds none of the paths the job must read."""
+    for candidate in SCRATCH_CANDIDATES:
+        inside = any(os.path.realpath(p) == candidate or os.path.realpath(p).startswith(candidate + os.sep)
+                     for p in readable)
+        if os.path.isdir(candidate) and not os.path.islink(candidate) and not inside:
+            return candidate
+    raise OSError("no directory is free to mount the scratch tmpfs on")
+
+
+def mount_scratch(size_mb: int, uid: int, gid: int, readable: tuple[str, ...] | list[str] = ()) -> str:
+    """A size- and inode-capped tmpfs on a free scratch dir, owned by uid; returns its path."""
+    where = scratch_mountpoint(readable)
+    _mount("tmpfs", where, "tmpfs", _MS_NOSUID | _MS_NODEV,
            f"size={size_mb}m,nr_inodes=4096,mode=0700,uid={uid},gid={gid}")
-    return SCRATCH
+    return where
 
 
 def world_readable(path: str) -> bool:
