@@ -31,7 +31,7 @@ def render_unit(result: UnitResult, *, color: bool = False, width: int = 88, ver
 def _quiz(quiz: dict, paint, width: int) -> list[str]:  # noqa: ANN001
     title = "quiz (practice)" if quiz["practice"] else "quiz (answers checked for format only)"
     if quiz["error"]:
-        return [f"{paint(RED, 'TODO')} {title}", *textwrap.wrap(quiz["error"], width, initial_indent="     ",
+        return [f"{paint(RED, 'OPEN')} {title}", *textwrap.wrap(quiz["error"], width, initial_indent="     ",
                                                                  subsequent_indent="     ")]
     lines = []
     questions = quiz["questions"]

@@ -185,7 +185,11 @@ HONEST_OR_CONTAINED = ["h_correct", "h_softmax_no_max", "h_hinge", "h_py", "a_lo
 @pytest.mark.parametrize("student", HONEST_OR_CONTAINED)
 def test_scores_are_what_the_honest_parts_deserve(batch, student):
     if student in SANDBOX_ONLY and not batch["strong"]:
-        pytest.skip("only the sandbox stops this attack; the batch fell back to local processes")
+        # Without the full sandbox this attack would win, so it is left out of the class, and the
+        # batch must say loudly that it is not isolated.
+        assert student not in batch["json"]["students"]
+        assert _says_unprotected(batch)
+        return
     expected = expected_scores(batch["cells"][student])
     assert _scores(batch, student) == expected, batch["stored"][student].notes
 
@@ -246,15 +250,22 @@ def test_csv_and_gradebook_survive_attacks_on_them(batch):
         assert len(gb.grades("unit1")) == len(batch["json"]["students"])
 
 
+def _says_unprotected(batch) -> bool:
+    err = batch["proc"].stderr
+    return "WITHOUT isolation" in err or "DEGRADED" in err
+
+
 def test_sockets_never_reach_a_loopback_listener(batch):
     if not batch["strong"]:
-        pytest.skip("only the sandbox stops sockets; the batch fell back to local processes")
+        assert _says_unprotected(batch)  # the socket attack is not in a class graded without a sandbox
+        return
     assert batch["listener"].accepted == 0
 
 
 def test_students_cannot_exec_programs(batch):
     if not batch["strong"]:
-        pytest.skip("only the sandbox stops exec; the batch fell back to local processes")
+        assert _says_unprotected(batch)
+        return
     assert not Path(f"/tmp/{MARK}").exists()
 
 
