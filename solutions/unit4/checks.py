@@ -200,6 +200,8 @@ EXERCISES = [
             ("a vanilla RNN uses tanh, not sigmoid", m.rnn_sigmoid),
             ("apply tanh to the pre-activation", m.rnn_no_activation),
             (PLAIN_LAYOUT, m.rnn_transposed),
+            ("W_hh is (H, H) and used as h @ W_hh; a transposed W_hh has the right shape but the wrong values",
+             m.rnn_transposed_hh),
             ("the previous hidden state enters through h @ W_hh; it is missing", m.rnn_no_recurrence),
         )),
     ),

@@ -21,6 +21,10 @@ def rnn_transposed(x, h, W_xh, W_hh, b):
     return tanh(x @ W_xh.T + h @ W_hh.T + b)
 
 
+def rnn_transposed_hh(x, h, W_xh, W_hh, b):
+    return tanh(x @ W_xh + h @ W_hh.T + b)
+
+
 def rnn_no_recurrence(x, h, W_xh, W_hh, b):
     return tanh(x @ W_xh + b)
 

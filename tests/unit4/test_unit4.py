@@ -49,6 +49,8 @@ RNN = [
     ("linear", "def rnn_step(x, h, W_xh, W_hh, b):\n    return x @ W_xh + h @ W_hh + b\n", "apply tanh"),
     ("transposed", "def rnn_step(x, h, W_xh, W_hh, b):\n    return torch.tanh(x @ W_xh.T + h @ W_hh.T + b)\n",
      "need no transpose"),
+    ("only W_hh transposed", "def rnn_step(x, h, W_xh, W_hh, b):\n    return torch.tanh(x @ W_xh + h @ W_hh.T + b)\n",
+     "a transposed W_hh has the right shape"),
     ("forgets h", "def rnn_step(x, h, W_xh, W_hh, b):\n    return torch.tanh(x @ W_xh + b)\n",
      "h @ W_hh; it is missing"),
     ("uses nn.RNNCell", """
