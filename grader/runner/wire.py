@@ -19,7 +19,8 @@ from typing import Any, Callable
 import numpy as np
 
 PREFIX = struct.Struct("<II")
-MAX_FRAME = 256 * 1024 * 1024
+MAX_FRAME = 64 * 1024 * 1024
+MAX_DEPTH = 64  # nesting of lists, tuples and dicts in a tree
 DTYPES = {
     "bool": np.bool_, "uint8": np.uint8, "int8": np.int8, "int16": np.int16,
     "int32": np.int32, "int64": np.int64, "float16": np.float16,
@@ -103,13 +104,13 @@ def decode(frame: bytes) -> Any:
         raise WireError("frame length mismatch")
     try:
         header = json.loads(frame[PREFIX.size:PREFIX.size + hlen], parse_constant=_reject)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise WireError(f"bad header: {exc}") from exc
     blob = memoryview(frame)[PREFIX.size + hlen:]
     if not isinstance(header, dict) or not isinstance(header.get("arrays"), list):
         raise WireError("bad header")
     arrays = [_array(meta, blob) for meta in header["arrays"]]
-    return _rebuild(header.get("tree"), arrays)
+    return _rebuild(header.get("tree"), arrays, 0)
 
 
 def _reject(name: str) -> Any:
@@ -135,9 +136,12 @@ def _array(meta: Any, blob: memoryview) -> Array:
     return Array(data, name, device[:32])
 
 
-def _rebuild(node: Any, arrays: list[Array]) -> Any:
+def _rebuild(node: Any, arrays: list[Array], depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise WireError(f"the result is nested more than {MAX_DEPTH} levels deep")
+    depth += 1
     if isinstance(node, list):
-        return [_rebuild(v, arrays) for v in node]
+        return [_rebuild(v, arrays, depth) for v in node]
     if isinstance(node, dict):
         if "$a" in node:
             index = node["$a"]
@@ -149,9 +153,9 @@ def _rebuild(node: Any, arrays: list[Array]) -> Any:
                 raise WireError("bad float")
             return float(node["$f"])
         if "$tuple" in node:
-            return tuple(_rebuild(v, arrays) for v in node["$tuple"])
+            return tuple(_rebuild(v, arrays, depth) for v in node["$tuple"])
         if "$dict" in node and isinstance(node["$dict"], dict):
-            return {k: _rebuild(v, arrays) for k, v in node["$dict"].items()}
+            return {k: _rebuild(v, arrays, depth) for k, v in node["$dict"].items()}
         raise WireError("bad tagged value")
     return node
 

@@ -50,3 +50,14 @@ def test_reader_enforces_size_cap():
     with pytest.raises(WireError):
         reader.read(deadline=None)
     os.close(r), os.close(w)
+
+
+def test_deep_nesting_is_rejected_not_a_crash():
+    deep = b"[" * 5000 + b"]" * 5000
+    with pytest.raises(WireError):
+        wire.decode(_frame(b'{"tree": ' + deep + b', "arrays": []}'))
+    nested = [1.0]
+    for _ in range(70):
+        nested = [nested]
+    with pytest.raises(WireError):
+        wire.decode(wire.encode(nested))
