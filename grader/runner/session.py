@@ -140,23 +140,28 @@ class Session:
                 if frame is None or frame == b"":
                     self._load_failed(current, timed_out=frame is None)
                     break
-                event = wire.decode(frame)
-                if event.get("event") == "cell":
-                    current = event["index"]
-                    deadline = time.monotonic() + self.cell_timeout
-                elif event.get("event") == "loaded":
-                    self.cell_reports = [CellReport(c["index"], c["origin"], c["error"]) for c in event["cells"]]
-                    self.names = list(event["names"])
-                    self._loaded = True
+                try:
+                    event = wire.decode(frame)
+                    if event.get("event") == "cell":
+                        current = int(event["index"])
+                        deadline = time.monotonic() + self.cell_timeout
+                    elif event.get("event") == "loaded":
+                        self.cell_reports = [CellReport(int(c["index"]), str(c["origin"]), c["error"])
+                                             for c in event["cells"]]
+                        self.names = [str(n) for n in event["names"]]
+                        self._loaded = True
+                        break
+                except (wire.WireError, KeyError, TypeError, ValueError, AttributeError):
+                    self._load_failed(current, timed_out=False, reason="it wrote into the grader's result pipe")
                     break
 
-    def _load_failed(self, current: int | None, *, timed_out: bool) -> None:
+    def _load_failed(self, current: int | None, *, timed_out: bool, reason: str | None = None) -> None:
         status = self.handle.poll() if self.handle else None
         self._kill()
         if current is None:
             raise WorkerFailure("the grading worker did not start" + (f": it {status.describe()}" if status else ""))
-        reason = (f"did not finish within {self.cell_timeout:g} s" if timed_out
-                  else f"the process running it {status.describe() if status else 'stopped'}")
+        reason = reason or (f"did not finish within {self.cell_timeout:g} s" if timed_out
+                            else f"the process running it {status.describe() if status else 'stopped'}")
         self.skip[current] = reason
         self.restarts += 1
 

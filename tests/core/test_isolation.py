@@ -122,3 +122,15 @@ def test_a_notebook_can_import_a_py_file_of_the_submission(tmp_path):
     message = result.exercises["softmax"].checks[0].message
     assert message == "raised ValueError: from the module (mylosses.py, line 4)"
     assert result.notes == []
+
+
+def test_a_cell_writing_into_the_result_pipe_is_skipped(tmp_path):
+    forge = ("import os, struct\n"
+             "for fd in range(3, 10):\n"
+             "    try:\n"
+             "        os.write(fd, struct.pack('<II', 7, 0) + b'PASSED!')\n"
+             "    except OSError:\n"
+             "        pass\n")
+    result = _check(tmp_path, [REFERENCE, forge], ["softmax"])
+    assert result.exercises["softmax"].passed
+    assert any("it wrote into the grader's result pipe" in note for note in result.notes), result.notes
