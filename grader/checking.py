@@ -130,10 +130,18 @@ def _reference_output(case: Case, inputs: Any, namespace: dict, ctx: Any) -> Any
     with _REFERENCE_LOCK:
         ctx.seed_torch()
         if case.oracle is not None:
-            out = case.oracle(inputs, ctx)
-        else:
-            out = drivers.get(case.driver)(namespace, inputs, ctx)
-        return wire.decode(wire.encode(drivers.to_plain(out)))
+            return wire.decode(wire.encode(drivers.to_plain(case.oracle(inputs, ctx))))
+        out = wire.decode(wire.encode(drivers.to_plain(drivers.get(case.driver)(namespace, inputs, ctx))))
+        return _measured(case, out, inputs, ctx)
+
+
+def _measured(case: Case, raw: Any, inputs: Any, ctx: Any) -> Any:
+    """Apply the case's trusted measurement to a raw driver output (plain data)."""
+    from . import drivers
+
+    if case.measure is None:
+        return raw
+    return wire.decode(wire.encode(drivers.to_plain(case.measure(raw, inputs, ctx))))
 
 
 def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], points: float,
@@ -185,11 +193,23 @@ def _verdict(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,
         check = fail(_error_message(run.error))
         check.stalled = run.error.get("kind") in ("timeout", "crashed")
         return check
+    actual = run.output
+    if case.measure is not None:
+        from . import drivers
+        from .drivers.base import CheckProblem
+
+        try:
+            with _REFERENCE_LOCK:
+                actual = _measured(case, actual, planned.inputs, drivers.DriverContext(device=device, seed=planned.seed))
+        except CheckProblem as exc:
+            return fail(str(exc))
+        except Exception as exc:  # noqa: BLE001  (malformed output from the student's side)
+            return fail(f"the result could not be measured: {type(exc).__name__}: {exc}")
     tolerance = _tolerance(course, case)
-    verdict = compare_tree(run.output, planned.expected, tolerance, names=exercise.outputs)
+    verdict = compare_tree(actual, planned.expected, tolerance, names=exercise.outputs)
     if verdict.passed:
         return CheckResult(case.name, True, "passed", case.weight)
-    return fail(verdict.message, _recognise(spec, planned, run.output, tolerance, device))
+    return fail(verdict.message, _recognise(spec, planned, actual, tolerance, device))
 
 
 def _error_message(error: dict) -> str:
@@ -220,7 +240,7 @@ def _recognise(spec: UnitSpec, planned: PlannedCase, actual: Any, tolerance: Any
             with _REFERENCE_LOCK:
                 ctx.seed_torch()
                 out = drivers.get(planned.case.driver)(namespace, planned.inputs, ctx)
-                wrong = wire.decode(wire.encode(drivers.to_plain(out)))
+                wrong = _measured(planned.case, wire.decode(wire.encode(drivers.to_plain(out))), planned.inputs, ctx)
         except Exception:  # noqa: BLE001  (a mistake may well crash on some inputs)
             continue
         if matches(actual, wrong, tolerance):

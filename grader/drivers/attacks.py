@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import register
+from ..runner.wire import Array
 from .base import BadOutput, DriverContext, InputModified, modified, snapshot
 
 STALE_GRAD = 0.25
@@ -140,27 +141,97 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+# Layers a trained model may be made of, so the trusted process can rebuild it
+# from plain weights and measure it without running any of the student's code.
+_PLAIN_LAYERS = {nn.ReLU: "ReLU", nn.Tanh: "Tanh", nn.Sigmoid: "Sigmoid", nn.ELU: "ELU", nn.GELU: "GELU",
+                 nn.Dropout: "Dropout", nn.Flatten: "Flatten", nn.Identity: "Identity"}
+_REBUILD = {name: kind for kind, name in _PLAIN_LAYERS.items()}
+MAX_LAYERS = 64
+
+
+def describe_sequential(model: Any, name: str) -> list[dict]:
+    """An nn.Sequential of standard layers as plain data (layer types and weights)."""
+    if type(model) is not nn.Sequential:
+        raise BadOutput(f"{name} returned a {type(model).__name__}; return an nn.Sequential of standard layers "
+                        "(Linear, ReLU, Tanh, Sigmoid, LeakyReLU, ELU, GELU, Dropout, Flatten)")
+    if len(model) > MAX_LAYERS:
+        raise BadOutput(f"{name} returned a model of more than {MAX_LAYERS} layers")
+    layers = []
+    for index, layer in enumerate(model):
+        kind = type(layer)
+        if kind is nn.Linear:
+            bias = None if layer.bias is None else layer.bias.detach().clone()
+            layers.append({"type": "Linear", "weight": layer.weight.detach().clone(), "bias": bias})
+        elif kind is nn.LeakyReLU:
+            layers.append({"type": "LeakyReLU", "negative_slope": float(layer.negative_slope)})
+        elif kind in _PLAIN_LAYERS:
+            layers.append({"type": _PLAIN_LAYERS[kind]})
+        else:
+            raise BadOutput(f"{name} returned a model whose layer {index} is a {kind.__name__}; use standard layers "
+                            "(Linear, ReLU, Tanh, Sigmoid, LeakyReLU, ELU, GELU, Dropout, Flatten)")
+    return layers
+
+
+def rebuild_sequential(layers: Any, ctx: DriverContext) -> nn.Sequential:
+    """The model described by describe_sequential, built from torch's own layers (trusted side)."""
+    if not isinstance(layers, list) or not 0 < len(layers) <= MAX_LAYERS:
+        raise BadOutput("the returned model has no layers")
+    built: list[nn.Module] = []
+    for layer in layers:
+        kind = layer.get("type") if isinstance(layer, dict) else None
+        if kind == "Linear":
+            W, b = layer.get("weight"), layer.get("bias")
+            if not isinstance(W, Array) or W.data.ndim != 2 or (b is not None and (
+                    not isinstance(b, Array) or b.shape != (W.shape[0],))):
+                raise BadOutput("a Linear layer of the returned model has malformed weights")
+            linear = nn.Linear(W.shape[1], W.shape[0], bias=b is not None)
+            linear = linear.to(device=ctx.device, dtype=ctx.tensor(W).dtype)
+            with torch.no_grad():
+                linear.weight.copy_(ctx.tensor(W))
+                if b is not None:
+                    linear.bias.copy_(ctx.tensor(b))
+            built.append(linear)
+        elif kind == "LeakyReLU":
+            built.append(nn.LeakyReLU(float(layer.get("negative_slope", 0.01))))
+        elif kind in _REBUILD:
+            built.append(_REBUILD[kind]())
+        else:
+            raise BadOutput(f"the returned model has a layer of unknown type {kind!r}")
+    return nn.Sequential(*built).eval()
+
+
 @register("robust_training")
 def robust_training(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> dict:
-    """inputs: {"fn", "X_train", "y_train", "X_test", "y_test", "kwargs", "eval_eps", "targets"}.
+    """inputs: {"fn", "X_train", "y_train", "kwargs", ...}: a standard and an adversarially trained model.
 
-    Trains a standard and an adversarially trained model with the student's
-    function, measures clean and FGSM accuracy on the test set, and reports by
-    how much each measure falls short of its target (0 when it meets it).
+    Returns both models as plain data; measure_robust_training evaluates them
+    in the trusted process.
     """
     name = inputs["fn"]
     fn = ctx.lookup(ns, name)
     X, y = ctx.tensor(inputs["X_train"]), ctx.tensor(inputs["y_train"])
-    X_test, y_test = ctx.tensor(inputs["X_test"]), ctx.tensor(inputs["y_test"])
-    kwargs, eps, targets = dict(inputs.get("kwargs", {})), float(inputs["eval_eps"]), inputs["targets"]
-    measured = {}
+    kwargs = dict(inputs.get("kwargs", {}))
+    models = {}
     for label, adversarial in (("standard", False), ("adversarial", True)):
         with one_thread():
             model = fn(X, y, adversarial=adversarial, **kwargs)
-        if not isinstance(model, nn.Module):
-            raise BadOutput(f"{name} returned a {type(model).__name__}; expected the trained nn.Module")
-        model.eval()
-        measured[label] = (accuracy(model, X_test, y_test), fgsm_accuracy(model, X_test, y_test, eps))
+        models[label] = describe_sequential(model, name)
+    return models
+
+
+def measure_robust_training(raw: Any, inputs: dict, ctx: DriverContext) -> dict:
+    """Clean and FGSM accuracy of both models on the test set: by how much each misses its target (0 if met)."""
+    if not isinstance(raw, dict) or set(raw) != {"standard", "adversarial"}:
+        raise BadOutput("malformed result")
+    X_test, y_test = ctx.tensor(inputs["X_test"]), ctx.tensor(inputs["y_test"])
+    eps, targets = float(inputs["eval_eps"]), inputs["targets"]
+    measured = {}
+    with one_thread():
+        for label in ("standard", "adversarial"):
+            model = rebuild_sequential(raw[label], ctx)
+            params = list(model.parameters())
+            X = X_test.to(params[0].dtype) if params else X_test
+            measured[label] = (accuracy(model, X, y_test), fgsm_accuracy(model, X, y_test, eps))
     gain = measured["adversarial"][1] - measured["standard"][1]
     checks = [
         (f"clean test accuracy of the standard model (target {targets['clean']:.2f}), short by",

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import numpy as np
 import torch
 
+from ..runner.wire import Array
 from . import register
 from .base import BadOutput, DriverContext, InputModified, modified, snapshot
 
@@ -30,37 +32,24 @@ def _call(fn: Any, name: str, x: torch.Tensor, p: float, **kwargs: Any) -> torch
 
 
 @register("dropout_structure")
-def dropout_structure(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> dict:
-    """inputs: {"fn", "x" (no zeros), "p", "seed"}: is every output 0 or x * scale, and what scale."""
+def dropout_structure(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> torch.Tensor:
+    """inputs: {"fn", "x" (no zeros), "p", "seed"}: one training-mode output (see measure_structure)."""
     fn = ctx.lookup(ns, inputs["fn"])
     x, p = ctx.tensor(inputs["x"]), float(inputs["p"])
-    out = _call(fn, inputs["fn"], x, p, train=True, generator=ctx.generator(int(inputs["seed"])))
-    kept = out != 0
-    if not bool(kept.any()):
-        return {"dtype": str(out.dtype).removeprefix("torch."), "some outputs are kept": False}
-    ratio = (out[kept] / x[kept]).double()
-    scale = float(ratio.mean())
-    same = bool(((ratio - scale).abs() <= 1e-5 * abs(scale) + 1e-12).all())
-    return {
-        "dtype": str(out.dtype).removeprefix("torch."),
-        "some outputs are kept": True,
-        "every output is 0 or x times one common scale": same,
-        "scale of the kept outputs": scale,
-    }
+    return _call(fn, inputs["fn"], x, p, train=True, generator=ctx.generator(int(inputs["seed"])))
 
 
 @register("dropout_rate")
-def dropout_rate(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> dict:
-    """inputs: {"fn", "shape", "p", "seed"}: the fraction of zeros in dropout of a tensor of ones."""
+def dropout_rate(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> torch.Tensor:
+    """inputs: {"fn", "shape", "p", "seed"}: dropout of a tensor of ones (see measure_rate)."""
     fn = ctx.lookup(ns, inputs["fn"])
     x = torch.ones(tuple(inputs["shape"]), dtype=torch.float32, device=ctx.device)
-    out = _call(fn, inputs["fn"], x, float(inputs["p"]), train=True, generator=ctx.generator(int(inputs["seed"])))
-    return {"fraction of outputs set to 0": float((out == 0).double().mean())}
+    return _call(fn, inputs["fn"], x, float(inputs["p"]), train=True, generator=ctx.generator(int(inputs["seed"])))
 
 
 @register("dropout_seeded")
 def dropout_seeded(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> dict:
-    """inputs: {"fn", "x", "p", "seed"}: draws come from `generator`, and from torch's RNG without one."""
+    """inputs: {"fn", "x", "p", "seed"}: outputs under seeded generators and torch's RNG (see measure_seeded)."""
     fn, name = ctx.lookup(ns, inputs["fn"]), inputs["fn"]
     x, p, seed = ctx.tensor(inputs["x"]), float(inputs["p"]), int(inputs["seed"])
     torch.manual_seed(1)
@@ -72,8 +61,42 @@ def dropout_seeded(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> d
     plain = _call(fn, name, x, p, train=True)
     torch.manual_seed(3)
     plain_again = _call(fn, name, x, p, train=True)
+    return {"first": first, "again": again, "other": other, "plain": plain, "plain_again": plain_again}
+
+
+# Measurements: run in the trusted process on plain data (runner.wire.Array), so
+# the student's code cannot forge them.
+def _values(raw: Any) -> np.ndarray:
+    if not isinstance(raw, Array):
+        raise BadOutput(f"expected a tensor, got a {type(raw).__name__}")
+    return raw.data.astype(np.float64)
+
+
+def measure_structure(raw: Any, inputs: dict, ctx: DriverContext) -> dict:
+    """Is every output 0 or x times one common scale, and what is that scale."""
+    out, x = _values(raw), np.asarray(inputs["x"].data, dtype=np.float64)
+    kept = out != 0
+    if not kept.any():
+        return {"dtype": raw.dtype, "some outputs are kept": False}
+    ratio = out[kept] / x[kept]
+    scale = float(ratio.mean())
+    same = bool((np.abs(ratio - scale) <= 1e-5 * abs(scale) + 1e-12).all())
+    return {"dtype": raw.dtype, "some outputs are kept": True,
+            "every output is 0 or x times one common scale": same, "scale of the kept outputs": scale}
+
+
+def measure_rate(raw: Any, inputs: dict, ctx: DriverContext) -> dict:
+    """The fraction of outputs set to zero."""
+    return {"fraction of outputs set to 0": float((_values(raw) == 0).mean())}
+
+
+def measure_seeded(raw: Any, inputs: dict, ctx: DriverContext) -> dict:
+    """Whether the draws follow the generator, and torch's RNG without one."""
+    if not isinstance(raw, dict) or set(raw) != {"first", "again", "other", "plain", "plain_again"}:
+        raise BadOutput("malformed result")
+    v = {k: _values(a) for k, a in raw.items()}
     return {
-        "the same generator seed gives the same output": bool(torch.equal(first, again)),
-        "another generator seed gives another output": not bool(torch.equal(first, other)),
-        "without a generator, torch.manual_seed makes it repeatable": bool(torch.equal(plain, plain_again)),
+        "the same generator seed gives the same output": bool(np.array_equal(v["first"], v["again"])),
+        "another generator seed gives another output": not np.array_equal(v["first"], v["other"]),
+        "without a generator, torch.manual_seed makes it repeatable": bool(np.array_equal(v["plain"], v["plain_again"])),
     }

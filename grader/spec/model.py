@@ -14,6 +14,12 @@ class Case:
     `oracle(inputs, ctx)`, when given, computes the expected output in the
     trusted process instead of running the driver on the reference (for
     example with torch.autograd). It never reaches the worker.
+
+    `measure(raw, inputs, ctx)`, when given, turns a driver's raw output (plain
+    data) into the observations that are compared (a drop rate, accuracies of
+    a trained model). It runs in the trusted process on the student's output,
+    the reference's and each mistake's, so the student's code cannot forge an
+    observation. An oracle, when given too, returns observations directly.
     """
 
     name: str
@@ -24,6 +30,7 @@ class Case:
     atol: float | None = None
     oracle: Callable[[dict, Any], Any] | None = None
     timeout: float | None = None
+    measure: Callable[[Any, dict, Any], Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,8 @@ The cell after the skeleton loads the data so you can try your function yourself
     ("code", r'''def train_digits(X, y, adversarial=False, epochs=15, lr=0.01, batch_size=64,
                  eps=0.1, alpha=0.04, steps=3, seed=0):
     """X: (N, 64) float32 in [0, 1]; y: (N,) int64 labels 0-9.
-    Returns the trained nn.Module, mapping (N, 64) to scores (N, 10).
+    Returns the trained model, an nn.Sequential of standard layers (Linear, ReLU, ...),
+    mapping (N, 64) to scores (N, 10).
     """
     raise NotImplementedError("train_digits")'''),
     ("code", r'''# Try it yourself (not graded): robustness of a standard and an adversarially trained model.

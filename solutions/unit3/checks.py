@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from grader.drivers import attacks, stochastic
 from grader.drivers.attacks import one_thread
 from grader.spec import Case, Exercise, Mistake, call_inputs
 
@@ -84,16 +85,19 @@ def dropout_cases(rng):
         for p in (0.2, 0.5, 0.75):
             cases.append(Case(f"kept outputs are x / (1 - p): p={p}, {NAME[dtype]}",
                               {"fn": "dropout_forward", "x": _nonzero(rng, (50, 40), dtype), "p": p,
-                               "seed": int(rng.integers(1 << 30))}, driver="dropout_structure", rtol=1e-5))
+                               "seed": int(rng.integers(1 << 30))}, driver="dropout_structure", rtol=1e-5,
+                              measure=stochastic.measure_structure))
     tol = rate_tolerance(RATE_SHAPE[0] * RATE_SHAPE[1])
     for p in RATE_P:
         cases.append(Case(f"drop rate over 100,000 values, p={p} (allowed: p ± {tol:.4f})",
                           {"fn": "dropout_forward", "shape": list(RATE_SHAPE), "p": p,
                            "seed": int(rng.integers(1 << 30))},
-                          driver="dropout_rate", oracle=dropout_rate_oracle, rtol=0.0, atol=tol))
+                          driver="dropout_rate", oracle=dropout_rate_oracle, rtol=0.0, atol=tol,
+                          measure=stochastic.measure_rate))
     cases.append(Case("random draws come from `generator`",
                       {"fn": "dropout_forward", "x": _nonzero(rng, (20, 30), np.float32), "p": 0.5,
-                       "seed": int(rng.integers(1 << 30))}, driver="dropout_seeded"))
+                       "seed": int(rng.integers(1 << 30))}, driver="dropout_seeded",
+                      measure=stochastic.measure_seeded))
     for dtype in DTYPES:
         cases.append(Case(f"eval mode (train=False) returns x, {NAME[dtype]}",
                           call_inputs("dropout_forward", {"x": _normal(rng, (6, 5), dtype), "p": 0.5}, train=False)))
@@ -258,7 +262,7 @@ def digits_cases(rng):
     inputs = {"fn": "train_digits", "X_train": X[train], "y_train": y[train], "X_test": X[test], "y_test": y[test],
               "kwargs": {"seed": 0}, "eval_eps": 0.15, "targets": DIGITS_TARGETS}
     return [Case("train on digits normally and adversarially; test clean and under FGSM", inputs,
-                 driver="robust_training", timeout=60)]
+                 driver="robust_training", timeout=60, measure=attacks.measure_robust_training)]
 
 
 DROPOUT_SHORTCUTS = ("torch.nn.functional.dropout", "torch.dropout", "torch.Tensor.dropout",

@@ -378,3 +378,39 @@ def test_attacks_stay_in_the_ball_and_leave_the_model_alone():
         assert torch.equal(p, b) and torch.equal(p.grad, torch.ones_like(p))
     # FGSM is one PGD step of size eps
     torch.testing.assert_close(ADV.fgsm_attack(model, x, y, 0.1), ADV.pgd_attack(model, x, y, 0.1, 0.1, 1))
+
+
+def test_forged_observations_from_the_worker_gain_nothing(tmp_path):
+    """Dropout and training checks measure raw outputs in the trusted process, not in the student's."""
+    (tmp_path / "forge.py").write_text('''
+import torch
+import grader.drivers as drivers
+
+def dropout_forward(x, p, train=True, generator=None):
+    return x
+
+drivers.get("call")
+drivers._REGISTRY["dropout_rate"] = lambda ns, inputs, ctx: {"fraction of outputs set to 0": inputs["p"]}
+drivers._REGISTRY["dropout_structure"] = lambda ns, inputs, ctx: {
+    "dtype": "float32", "some outputs are kept": True,
+    "every output is 0 or x times one common scale": True, "scale of the kept outputs": 1 / (1 - inputs["p"])}
+''')
+    result = check_path(UNIT, tmp_path, ["dropout_forward"])
+    checks = {c.name: c for c in result.exercises["dropout_forward"].checks}
+    rate = [c for name, c in checks.items() if name.startswith("drop rate")]
+    structure = [c for name, c in checks.items() if name.startswith("kept outputs")]
+    assert rate and not any(c.passed for c in rate + structure)
+    assert "expected a tensor" in rate[0].message
+
+
+def test_a_trained_model_must_be_made_of_standard_layers():
+    result = check_source(UNIT, HEADER + """
+class Net(torch.nn.Module):
+    def forward(self, x):
+        return torch.zeros(x.shape[0], 10)
+
+def train_digits(X, y, adversarial=False, **kwargs):
+    return Net()
+""", ["adversarial_digits"]).exercises["adversarial_digits"]
+    assert not result.passed
+    assert "returned a Net; return an nn.Sequential of standard layers" in result.checks[0].message
