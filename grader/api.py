@@ -36,7 +36,7 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
     if not target.exists():
         raise UsageError(f"{target} does not exist", "give the notebook or folder with --path")
     submission = collect(target)
-    launcher = check_launcher(course)
+    launcher = check_launcher(course, device)
     result = check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)
     if quiz and not exercises:
         from .quiz.check import check_quiz
@@ -45,15 +45,17 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
     return result
 
 
-def check_launcher(course: Course):  # noqa: ANN201
+def check_launcher(course: Course, device: str = "auto"):  # noqa: ANN201
     """The launcher for one student's checks: a fresh sandboxed process, or a plain one if no layer works."""
     from .runner.local import LocalLauncher, LocalPolicy
 
     try:
         from .runner.sandbox import SandboxPolicy, SubprocessLauncher
+        from .runner.sandbox.child import wants_gpu
 
         # CPU time covers the import of torch, the cells and every check; wall-clock limits stop loops sooner.
         cpu = int(course.limits.load_timeout + 60 * course.limits.check_timeout)
-        return SubprocessLauncher(SandboxPolicy(memory_mb=course.limits.memory_mb, cpu_seconds=cpu))
+        policy = SandboxPolicy(memory_mb=course.limits.memory_mb, cpu_seconds=cpu, gpu=wants_gpu(device))
+        return SubprocessLauncher(policy)
     except Exception:  # noqa: BLE001  (no usable layer here: fall back to a plain separate process)
         return LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb))

@@ -186,9 +186,11 @@ class LauncherChoice:
     fallback: str | None = None  # why the sandbox could not be used
 
 
-def open_launcher(course: Course, workers: int, *, exam: bool = False, mode: str = "auto") -> LauncherChoice:
+def open_launcher(course: Course, workers: int, *, exam: bool = False, mode: str = "auto",
+                  device: str = "cpu") -> LauncherChoice:
     """The zygote sandbox when it starts; else, outside exam mode, a local launcher with a loud reason."""
     from .runner.local import LocalLauncher, LocalPolicy
+    from .runner.sandbox.child import wants_gpu
 
     if mode not in ("auto", "sandbox", "local"):
         raise UsageError(f"unknown launcher {mode!r}", "use auto, sandbox or local")
@@ -200,7 +202,7 @@ def open_launcher(course: Course, workers: int, *, exam: bool = False, mode: str
     try:
         from .runner.sandbox import SandboxPolicy, ZygoteLauncher
 
-        policy = SandboxPolicy(memory_mb=course.limits.memory_mb, exam=exam)
+        policy = SandboxPolicy(memory_mb=course.limits.memory_mb, exam=exam, gpu=wants_gpu(device))
         launcher = ZygoteLauncher(policy, workers)
     except Exception as exc:  # noqa: BLE001  (ImportError, SandboxError, OSError: all mean "no sandbox")
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -289,7 +291,7 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
             continue
         jobs.append(_Job(folder, digest, files))
     workers = max(1, min(options.workers or os.cpu_count() or 1, max(len(jobs), 1)))
-    choice = open_launcher(course, workers, exam=options.exam, mode=options.launcher) if jobs else \
+    choice = open_launcher(course, workers, exam=options.exam, mode=options.launcher, device=options.device) if jobs else \
         LauncherChoice(None, "sandbox: not started (nothing to grade)", True)
     report = BatchReport(unit.id, choice.report, choice.strong, [f.student for f in folders], outcomes,
                          skipped_names, [sorted(s) for s in by_hash.values() if len(s) > 1])

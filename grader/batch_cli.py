@@ -26,6 +26,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--student", metavar="ID", help="grade only this student")
     p.add_argument("--json", action="store_true", help="print one JSON object with every student's scores")
     p.add_argument("--exam", action="store_true", help="refuse to grade unless every strong sandbox layer is in force")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"],
+                   help="where references and student code run (default: cpu)")
     p.add_argument("--launcher", default="auto", choices=["auto", "sandbox", "local"],
                    help="auto: the sandbox, falling back loudly to local processes; sandbox: never fall back; "
                         "local: no isolation (development only)")
@@ -55,7 +57,7 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
     if args.workers < 0:
         raise UsageError("--workers must be 0 (all cores) or more")
     options = BatchOptions(workers=args.workers, force=args.force, student=args.student, exam=args.exam,
-                           launcher=args.launcher)
+                           launcher=args.launcher, device=args.device)
     progress: list[Progress] = []
 
     def on_start(report: str, jobs: int) -> None:

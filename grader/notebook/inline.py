@@ -63,7 +63,7 @@ def _check(exercises: tuple[str, ...], unit_id: str | None, path: str | None, de
         submission = Submission(cells=history, files=["this notebook's kernel history"])
     else:
         submission = collect(Path(path) if path else Path.cwd())
-    launcher = check_launcher(course)
+    launcher = check_launcher(course, device)
     result = check_submission(course, unit, submission, launcher=launcher, device=device,
                               only=list(exercises) or None)
     report = CheckReport(result)

@@ -13,6 +13,7 @@ import select
 import signal
 import sys
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from . import landlock, limits, namespaces, seccomp_filter
 from .policy import SETUP_FAILED, SandboxPolicy
@@ -170,6 +171,8 @@ def enter(plan: Plan, in_fd: int, out_fd: int, output_fd: int) -> tuple[int, int
         if not _step("landlock", lambda: ruleset.allow(scratch, write=True)):
             raise SetupError(f"sandbox: scratch dir {scratch} is missing")
         ruleset.allow("/dev/null", write=True)
+        if policy.gpu:
+            _allow_gpu(ruleset)
     if not plan.root and not ns_done and not plan.pidns:
         # NPROC counts all our uid's tasks when there is no user namespace to count from zero.
         policy = _with_extra_processes(policy)
@@ -199,6 +202,27 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "N
 def _write(path: str, value: str) -> None:
     with open(path, "w") as f:
         f.write(value)
+
+
+def gpu_device_files() -> list[str]:
+    """The NVIDIA device files of this machine (empty without a driver)."""
+    import glob
+
+    return sorted(glob.glob("/dev/nvidia*")) + sorted(glob.glob("/dev/dri/*"))
+
+
+def wants_gpu(device: str) -> bool:
+    """Whether a worker for this device needs the GPU's device files ('auto': when there are any)."""
+    return device == "cuda" or (device == "auto" and any(p.startswith("/dev/nvidia") for p in gpu_device_files()))
+
+
+def _allow_gpu(ruleset: Any) -> None:
+    """CUDA opens the device files read-write (with ioctls) and reads driver state in /proc and /sys."""
+    for path in gpu_device_files():
+        ruleset.allow(path, write=True)
+    for path in ("/sys", "/proc/driver/nvidia", "/etc/nvidia"):
+        if os.path.exists(path):
+            ruleset.allow(path)
 
 
 def _with_extra_processes(policy: SandboxPolicy) -> SandboxPolicy:

@@ -30,6 +30,7 @@ class SandboxPolicy:
     scratch_mb: int = 64
     readable: tuple[Path, ...] = ()  # extra read-only paths
     exam: bool = False             # refuse to start unless the strong layers are in force
+    gpu: bool = False              # grant the NVIDIA device files and /sys (for device="cuda")
 
     def to_json(self) -> dict:
         """Plain-data form, to cross into the zygote."""
@@ -37,7 +38,7 @@ class SandboxPolicy:
             "memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds,
             "max_processes": self.max_processes, "max_open_files": self.max_open_files,
             "max_file_mb": self.max_file_mb, "scratch_mb": self.scratch_mb,
-            "readable": [str(p) for p in self.readable], "exam": self.exam,
+            "readable": [str(p) for p in self.readable], "exam": self.exam, "gpu": self.gpu,
         }
 
     @classmethod
