@@ -78,3 +78,20 @@ def assert_fails_with(unit_id: str, exercise: str, source: str, hint: str | None
         assert any(c.hint and hint in c.hint for c in failed), [c.message for c in failed]
     if message:
         assert any(message in c.message for c in failed), [c.message for c in failed]
+
+
+def assert_references_pass(unit_id: str, path: Path) -> None:
+    """Every check of the unit passes on the references, through a real worker, for full points."""
+    result = check_path(unit_id, path)
+    failed = [(e.name, c.name, c.message) for e in result.exercises.values() for c in e.checks if not c.passed]
+    assert failed == []
+    assert result.score == result.max_score == sum(e.points for e in COURSE.unit(unit_id).exercises)
+
+
+def assert_starter_fails_every_exercise(unit_id: str) -> None:
+    """The untouched starter notebook scores zero on every exercise, with no check passing."""
+    result = check_path(unit_id, ROOT / "exercises" / unit_id)
+    assert set(result.exercises) == {e.name for e in COURSE.unit(unit_id).exercises}
+    for exercise in result.exercises.values():
+        assert exercise.score == 0, exercise.name
+        assert not any(c.passed for c in exercise.checks), exercise.name

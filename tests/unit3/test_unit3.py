@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import COURSE, ROOT, assert_fails_with, check_path, check_source
+from helpers import COURSE, ROOT, assert_fails_with, assert_references_pass, assert_starter_fails_every_exercise, check_path, check_source
 
 UNIT = "unit3"
 REFERENCES = ("regularization.py", "adversarial.py")
@@ -36,18 +36,11 @@ def _exercise_names():
 def test_references_pass_every_check(tmp_path):
     for name in REFERENCES:
         shutil.copy(ROOT / "solutions" / UNIT / name, tmp_path / name)
-    result = check_path(UNIT, tmp_path)
-    failed = [(e.name, c.name, c.message) for e in result.exercises.values() for c in e.checks if not c.passed]
-    assert failed == []
-    assert result.score == result.max_score == sum(e.points for e in COURSE.unit(UNIT).exercises)
+    assert_references_pass(UNIT, tmp_path)
 
 
 def test_starter_notebook_fails_every_exercise():
-    result = check_path(UNIT, ROOT / "exercises" / UNIT)
-    assert set(result.exercises) == _exercise_names()
-    for exercise in result.exercises.values():
-        assert exercise.score == 0, exercise.name
-        assert not any(c.passed for c in exercise.checks), exercise.name
+    assert_starter_fails_every_exercise(UNIT)
 
 
 
