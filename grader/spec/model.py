@@ -35,10 +35,18 @@ class Case:
 
 @dataclass(frozen=True)
 class Mistake:
-    """A typical wrong implementation and the hint shown when a student's output matches it."""
+    """A typical mistake and the hint shown when a failing output shows it.
+
+    Either `replace` (names -> a wrong implementation, run through the case's
+    driver in the trusted process; the student's output must match its output)
+    or `when(actual, expected, inputs) -> bool`, a predicate over plain data
+    that recognises the pattern of a failure (for example inf where a finite
+    value was expected). Both run in the trusted process only.
+    """
 
     hint: str
-    replace: Mapping[str, Callable[..., Any]]
+    replace: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    when: Callable[[Any, Any, dict], bool] | None = None
 
 
 @dataclass(frozen=True)
