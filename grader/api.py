@@ -37,7 +37,10 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
         raise UsageError(f"{target} does not exist", "give the notebook or folder with --path")
     submission = collect(target)
     launcher = check_launcher(course, device)
-    result = check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)
+    try:
+        result = check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)
+    finally:
+        launcher.close()   # gives its sandbox slot back to other graders on this machine
     if quiz and not exercises:
         from .quiz.check import check_quiz
 
@@ -53,9 +56,16 @@ def check_launcher(course: Course, device: str = "auto"):  # noqa: ANN201
         from .runner.sandbox import SandboxPolicy, SubprocessLauncher
         from .runner.sandbox.child import wants_gpu
 
-        # CPU time covers the import of torch, the cells and every check; wall-clock limits stop loops sooner.
-        cpu = int(course.limits.load_timeout + 60 * course.limits.check_timeout)
-        policy = SandboxPolicy(memory_mb=course.limits.memory_mb, cpu_seconds=cpu, gpu=wants_gpu(device))
-        return SubprocessLauncher(policy)
+        # CPU time per process covers the import of torch and the whole grading; wall-clock budgets stop loops sooner.
+        cpu = int(course.limits.submission_timeout) + 10
+        policy = SandboxPolicy(memory_mb=course.limits.memory_mb, cpu_seconds=cpu, cpus=course.limits.cpus,
+                               gpu=wants_gpu(device))
+        return SubprocessLauncher(policy, on_wait=_say_waiting)
     except Exception:  # noqa: BLE001  (no usable layer here: fall back to a plain separate process)
         return LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb))
+
+
+def _say_waiting(message: str) -> None:
+    import sys
+
+    print(f"grader: {message}", file=sys.stderr, flush=True)

@@ -9,6 +9,7 @@ where it stopped. A broken or hostile submission is a result, never a crash.
 from __future__ import annotations
 
 import ast
+import errno
 import hashlib
 import os
 import queue
@@ -25,7 +26,8 @@ from .checking import UnitPlan, check_submission, plan_unit
 from .config import Course, Unit
 from .errors import GraderFailure, UsageError
 from .gradebook import Gradebook
-from .notebook.collect import SKIP_DIRS, Submission, collect
+from .notebook.collect import Submission, collect, walk
+from .report.safe import capped, clip, one_line
 from .results import ExerciseResult, UnitResult
 
 STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
@@ -74,35 +76,44 @@ def discover(submissions: Path, unit_id: str, *, student: str | None = None) -> 
 def content_hash(folder: Path) -> tuple[str, dict[str, str]]:
     """A digest of every file below folder (names, bytes, link targets), never following links.
 
-    Returns the digest and each regular file's own digest by relative path.
+    Reads what `collect.walk` lists, within its caps (a cap that was hit is part of the
+    digest). Returns the digest and each regular file's own digest by its printable path.
     """
     digest = hashlib.sha256()
     files: dict[str, str] = {}
-    if not folder.is_dir() or folder.is_symlink():
-        digest.update(b"missing" if not folder.is_symlink() else b"link:" + os.fsencode(os.readlink(folder)))
+    if folder.is_symlink():
+        digest.update(b"link:" + os.fsencode(os.readlink(folder)))
         return "sha256:" + digest.hexdigest(), files
-    for root, dirs, names in os.walk(folder, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-        for name in sorted(names):
-            path = Path(root, name)
-            rel = path.relative_to(folder).as_posix()
-            try:
-                info = path.lstat()
-                if stat.S_ISLNK(info.st_mode):
-                    digest.update(f"L {rel}\0".encode() + os.fsencode(os.readlink(path)) + b"\0")
-                elif stat.S_ISREG(info.st_mode):
-                    own = _file_digest(path)
-                    files[rel] = own
-                    digest.update(f"F {rel}\0{own}\0".encode())
-            except OSError as exc:
-                digest.update(f"E {rel}\0{exc.errno}\0".encode())
+    if not folder.is_dir():
+        digest.update(b"missing")
+        return "sha256:" + digest.hexdigest(), files
+    listing = walk(folder)
+    for entry in listing.entries:
+        rel = os.fsencode(entry.rel)
+        try:
+            if entry.kind == "link":
+                digest.update(b"L " + rel + b"\0" + os.fsencode(os.readlink(folder / entry.rel)) + b"\0")
+            elif entry.kind == "file":
+                own = _file_digest(folder / entry.rel)
+                files[entry.shown] = own
+                digest.update(b"F " + rel + b"\0" + own.encode() + b"\0")
+            elif entry.kind == "over":
+                digest.update(b"S " + rel + f"\0{entry.size}\0".encode())
+            elif entry.kind == "error":
+                digest.update(b"E " + rel + f"\0{entry.errno}\0".encode())
+        except OSError as exc:
+            digest.update(b"E " + rel + f"\0{exc.errno}\0".encode())
+    for note in listing.limits:
+        digest.update(b"X " + note.encode("utf-8", "backslashreplace") + b"\0")
     return "sha256:" + digest.hexdigest(), files
 
 
 def _file_digest(path: Path) -> str:
     h = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
         while chunk := f.read(HASH_CHUNK):
             h.update(chunk)
     return h.hexdigest()
@@ -125,18 +136,19 @@ def prepare(folder: StudentFolder, files: dict[str, str], entry_names: set[str])
         return Submission(problems=[folder.problem])
     sub = collect(folder.path)
     seen: dict[str, str] = {}
-    dropped = []
-    for name in sub.files:
+    dropped, copies = set(), []
+    for name in sub.files:  # names come from collect, already printable
         digest = files.get(name)
         if digest is not None and digest in seen:
-            sub.problems.append(f"{name} is an identical copy of {seen[digest]}; it was graded once")
-            dropped.append(name)
+            copies.append(clip(f"{name} is an identical copy of {seen[digest]}; it was graded once"))
+            dropped.add(name)
         elif digest is not None:
             seen[digest] = name
     if dropped:
         sub.cells = [c for c in sub.cells if _origin_file(c.origin) not in dropped]
         sub.files = [f for f in sub.files if f not in dropped]
-    sub.problems.extend(_redefinitions(sub, entry_names))
+    sub.problems.extend(capped(copies, what="more identical copies"))
+    sub.problems.extend(clip(note) for note in _redefinitions(sub, entry_names))
     return sub
 
 
@@ -187,8 +199,13 @@ class LauncherChoice:
 
 
 def open_launcher(course: Course, workers: int, *, exam: bool = False, mode: str = "auto",
-                  device: str = "cpu") -> LauncherChoice:
-    """The zygote sandbox when it starts; else, outside exam mode, a local launcher with a loud reason."""
+                  device: str = "cpu", on_wait: Callable[[str], None] | None = None) -> LauncherChoice:
+    """The zygote sandbox when it starts; else, outside exam mode, a local launcher with a loud reason.
+
+    The sandbox leases its slots from the machine's pool (shared with other graders), so it may
+    get fewer than `workers`; `launcher.workers` says how many. on_wait(message) is called once
+    when every slot is in use and it waits for one.
+    """
     from .runner.local import LocalLauncher, LocalPolicy
     from .runner.sandbox.child import wants_gpu
 
@@ -202,8 +219,10 @@ def open_launcher(course: Course, workers: int, *, exam: bool = False, mode: str
     try:
         from .runner.sandbox import SandboxPolicy, ZygoteLauncher
 
-        policy = SandboxPolicy(memory_mb=course.limits.memory_mb, exam=exam, gpu=wants_gpu(device))
-        launcher = ZygoteLauncher(policy, workers)
+        policy = SandboxPolicy(memory_mb=course.limits.memory_mb, cpus=course.limits.cpus, exam=exam,
+                               cpu_seconds=int(course.limits.submission_timeout),
+                               gpu=wants_gpu(device))
+        launcher = ZygoteLauncher(policy, workers, on_wait=on_wait)
     except Exception as exc:  # noqa: BLE001  (ImportError, SandboxError, OSError: all mean "no sandbox")
         reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
         if exam or mode == "sandbox":
@@ -213,11 +232,14 @@ def open_launcher(course: Course, workers: int, *, exam: bool = False, mode: str
         return LauncherChoice(fallback, f"sandbox: UNAVAILABLE ({reason}) -> grading WITHOUT isolation "
                               "in local processes; student code can read solutions and write files", False, reason)
     caps = getattr(launcher, "capabilities", None)
-    missing = caps.missing(workers) if caps is not None else ["capabilities unknown"]
+    missing = caps.missing(launcher.workers) if caps is not None else ["capabilities unknown"]
     if exam and missing:
         launcher.close()
         raise GraderFailure("exam mode refuses to grade: missing sandbox layers: " + "; ".join(missing))
-    return LauncherChoice(launcher, launcher.report(), not missing)
+    report = launcher.report()
+    if launcher.workers < workers:
+        report += f" [{launcher.workers} of {workers} workers: other graders on this machine hold the other slots]"
+    return LauncherChoice(launcher, report, not missing)
 
 
 # ---------------------------------------------------------------- the batch
@@ -269,7 +291,8 @@ class _Job:
 
 def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradebook, options: BatchOptions, *,
                 on_start: Callable[[str, int], None] | None = None,
-                on_outcome: Callable[[Outcome], None] | None = None) -> BatchReport:
+                on_outcome: Callable[[Outcome], None] | None = None,
+                on_wait: Callable[[str], None] | None = None) -> BatchReport:
     """Grade every student in submissions into gradebook; returns what was done.
 
     on_start(sandbox_report, jobs) is called once the launcher is up; on_outcome after each
@@ -281,7 +304,12 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
     known = gradebook.fingerprints(unit.id)
     jobs, outcomes, by_hash = [], [], {}
     for folder in folders:
-        digest, files = content_hash(folder.path)
+        try:
+            digest, files = content_hash(folder.path)
+        except Exception as exc:  # noqa: BLE001  (an unreadable folder is that student's result, never the batch's)
+            reason = f"the submission could not be read: {type(exc).__name__}: {one_line(exc)}"
+            jobs.append(_Job(StudentFolder(folder.student, folder.path, folder.problem or reason), "unreadable", {}))
+            continue
         if folder.problem is None and files:
             by_hash.setdefault(digest, []).append(folder.student)
         before = known.get(folder.student)
@@ -291,8 +319,10 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
             continue
         jobs.append(_Job(folder, digest, files))
     workers = max(1, min(options.workers or os.cpu_count() or 1, max(len(jobs), 1)))
-    choice = open_launcher(course, workers, exam=options.exam, mode=options.launcher, device=options.device) if jobs else \
+    choice = open_launcher(course, workers, exam=options.exam, mode=options.launcher, device=options.device,
+                           on_wait=on_wait) if jobs else \
         LauncherChoice(None, "sandbox: not started (nothing to grade)", True)
+    workers = getattr(choice.launcher, "workers", workers)
     report = BatchReport(unit.id, choice.report, choice.strong, [f.student for f in folders], outcomes,
                          skipped_names, [sorted(s) for s in by_hash.values() if len(s) > 1])
     if on_start:
@@ -321,8 +351,7 @@ def _grade_quizzes(course: Course, unit: Unit, folders: list[StudentFolder], gra
     """Quizzes are graded in this process: answers are parsed, never executed (grader.quiz.expr)."""
     from .quiz.batch import grade_quizzes
 
-    grade_quizzes(course, unit, [(f.student, f.path) for f in folders if f.problem is None or f.path.is_dir()],
-                  gradebook)
+    grade_quizzes(course, unit, [(f.student, f.path) for f in folders if f.problem is None], gradebook)
 
 
 def _run_pool(course: Course, unit: Unit, jobs: list[_Job], plan: UnitPlan, entry_names: set[str],
@@ -394,7 +423,7 @@ def _grade_one(course: Course, unit: Unit, job: _Job, plan: UnitPlan, entry_name
     try:
         sub = prepare(job.folder, job.files, entry_names)
     except Exception as exc:  # noqa: BLE001  (an unreadable folder is the student's problem)
-        reason = f"the submission could not be read: {type(exc).__name__}: {exc}"
+        reason = f"the submission could not be read: {type(exc).__name__}: {one_line(exc)}"
         return outcome("ungradable", nothing_to_grade(unit, reason, []), reason)
     if not sub.cells:
         reason = "; ".join(sub.problems) if sub.problems else f"no notebooks or .py files in {unit.id}/"

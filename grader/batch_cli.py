@@ -72,7 +72,8 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
         gradebook.lock()
         try:
             report = grade_batch(course, unit, args.submissions, gradebook, options,
-                                 on_start=on_start, on_outcome=on_outcome)
+                                 on_start=on_start, on_outcome=on_outcome,
+                                 on_wait=lambda message: print(f"grader: {message}", file=sys.stderr, flush=True))
         finally:
             if progress:
                 progress[0].finish()

@@ -9,13 +9,13 @@
 # Nothing else on the host changes: the interpreter may stay under a 0700 home (pyenv in
 # /root); each job's mount namespace re-exposes just the interpreter prefix to the slot user.
 #
-# Usage: scripts/setup-sandbox.sh [SLOTS]   (default: max(8, number of CPUs); env GRADER_SLOTS)
+# Usage: scripts/setup-sandbox.sh [SLOTS]   (default: max(32, 4 x CPUs); env GRADER_SLOTS)
 set -euo pipefail
 
 slots="${1:-${GRADER_SLOTS:-}}"
 if [[ -z "$slots" ]]; then
     cpus="$(nproc 2>/dev/null || echo 1)"
-    slots=$(( cpus > 8 ? cpus : 8 ))
+    slots=$(( 4 * cpus > 32 ? 4 * cpus : 32 ))
 fi
 
 if [[ "$(id -u)" != 0 ]]; then

@@ -64,8 +64,11 @@ def _check(exercises: tuple[str, ...], unit_id: str | None, path: str | None, de
     else:
         submission = collect(Path(path) if path else Path.cwd())
     launcher = check_launcher(course, device)
-    result = check_submission(course, unit, submission, launcher=launcher, device=device,
-                              only=list(exercises) or None)
+    try:
+        result = check_submission(course, unit, submission, launcher=launcher, device=device,
+                                  only=list(exercises) or None)
+    finally:
+        launcher.close()   # gives its sandbox slot back to other graders on this machine
     report = CheckReport(result)
     if history is None:
         print(repr(report))

@@ -24,7 +24,7 @@ def test_strong_root_report():
     ({"landlock_abi": 0}, "landlock"),
     ({"seccomp": "pyseccomp unavailable"}, "seccomp"),
     ({"namespaces": False}, "namespaces"),
-    ({"slot_users": (0,)}, "grader-slot1 missing: run scripts/setup-sandbox.sh"),
+    ({"slot_users": (0,)}, "2 slot users (grader-slot<k>) needed, 1 leased: run scripts/setup-sandbox.sh"),
     ({"cgroup": CgroupSupport()}, "cgroup memory+pids"),
 ])
 def test_missing_layer_is_named(change, named):

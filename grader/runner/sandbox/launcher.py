@@ -19,8 +19,9 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Callable
 
-from . import cgroups, child, reaper
+from . import cgroups, child, reaper, slots
 from .cgroups import JobCgroup
 from .limits import slot_user
 from .namespaces import hidden_paths
@@ -47,9 +48,14 @@ def _child_env(extra: dict[str, str]) -> dict[str, str]:
 class ZygoteHandle:
     """A worker forked by the zygote; its status arrives as a message."""
 
-    def __init__(self, launcher: "ZygoteLauncher", job: int, pid: int) -> None:
+    def __init__(self, launcher: "ZygoteLauncher", job: int, pid: int, usage_file: str | None = None) -> None:
         self._launcher, self.job, self.pid = launcher, job, pid
+        self._usage_file = usage_file if isinstance(usage_file, str) else None
         self.status: ExitStatus | None = None
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of the worker's whole tree so far, from its cgroup (None when unknown)."""
+        return cgroups.read_cpu_seconds(self._usage_file)
 
     def poll(self) -> ExitStatus | None:
         """The exit status if the worker (and its whole tree) is gone, else None; never blocks."""
@@ -76,43 +82,65 @@ class ZygoteHandle:
             raise SandboxError(f"worker {self.pid} did not die within 10 s of kill (zygote stuck?)")
 
 
+def lease_for(workers: int, *, wait: float, on_wait: Callable[[str], None] | None) -> list[slots.Lease]:
+    """As root with slot users, lease up to `workers` slots (at least one); otherwise none are needed."""
+    if os.geteuid() != 0 or not slots.existing_slots():
+        return []
+    return slots.lease_slots(workers, wait=wait, on_wait=on_wait)
+
+
 class ZygoteLauncher:
-    """Batch launcher: a fork server holding numpy+torch, one sandboxed child per start()."""
+    """Batch launcher: a fork server holding numpy+torch, one sandboxed child per start().
+
+    As root it first leases its slots (slots.py); `workers` may then be fewer than asked for
+    when other graders hold the rest. `start(slot=k)` takes an index 0..workers-1.
+    """
 
     def __init__(self, policy: SandboxPolicy, workers: int, *, payload: str | None = None,
-                 start_timeout: float = 120.0) -> None:
-        """Start the zygote and wait for its capability probe; raises SandboxError (exam mode)."""
-        self.policy, self.workers = policy, workers
+                 start_timeout: float = 120.0, lease_wait: float = 600.0,
+                 on_wait: Callable[[str], None] | None = None) -> None:
+        """Lease slots, start the zygote and wait for its capability probe; raises SandboxError (exam mode)."""
+        self.policy = policy
+        self.leases = lease_for(workers, wait=lease_wait, on_wait=on_wait)
+        self.slots = [lease.slot for lease in self.leases] or list(range(workers))
+        self.workers = len(self.slots)
         self._lock = threading.RLock()
         self._handles: dict[int, ZygoteHandle] = {}
         self._errors: dict[int, str] = {}
         self._jobs = itertools.count(1)
         self._closed = False
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        config = json.dumps({"policy": policy.to_json(), "workers": workers, "payload": payload})
-        with theirs:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "grader.runner.sandbox.zygote", str(theirs.fileno()), config],
-                pass_fds=[theirs.fileno()], env=_child_env({}), cwd="/",
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        hello = self._recv(start_timeout)
-        if hello is None or hello.get("event") != "hello":
-            self._kill_zygote()
-            raise SandboxError(f"the sandbox zygote did not start within {start_timeout:.0f} s"
-                               " (see its stderr above)")
-        self._report = hello["report"]
-        self.capabilities = Capabilities.from_json(hello["caps"]) if hello.get("caps") else None
-        if hello.get("error"):
-            self._kill_zygote()
-            raise SandboxError(f"{hello['error']}\n{self._report}")
+        config = json.dumps({"policy": policy.to_json(), "slots": self.slots, "payload": payload})
+        try:
+            with theirs:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "grader.runner.sandbox.zygote", str(theirs.fileno()), config],
+                    pass_fds=[theirs.fileno()], env=_child_env({}), cwd="/",
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            hello = self._recv(start_timeout)
+            if hello is None or hello.get("event") != "hello":
+                self._kill_zygote()
+                raise SandboxError(f"the sandbox zygote did not start within {start_timeout:.0f} s"
+                                   " (see its stderr above)")
+            self._report = hello["report"]
+            self.capabilities = Capabilities.from_json(hello["caps"]) if hello.get("caps") else None
+            if hello.get("error"):
+                self._kill_zygote()
+                raise SandboxError(f"{hello['error']}\n{self._report}")
+        except BaseException:
+            self._sock.close()
+            slots.release_all(self.leases)
+            raise
 
     def start(self, *, in_fd: int, out_fd: int, output_fd: int, slot: int) -> ZygoteHandle:
-        """Fork a sandboxed worker in `slot` that serves on in_fd/out_fd and prints to output_fd."""
+        """Fork a sandboxed worker in slot index `slot` (0..workers-1) on in_fd/out_fd, printing to output_fd."""
         if self._closed:
             raise SandboxError("launcher is closed")
+        if not 0 <= slot < self.workers:
+            raise SandboxError(f"slot index {slot} out of range 0..{self.workers - 1}")
         job = next(self._jobs)
         with self._lock:
-            self._send({"op": "start", "job": job, "slot": slot}, [in_fd, out_fd, output_fd])
+            self._send({"op": "start", "job": job, "slot": self.slots[slot]}, [in_fd, out_fd, output_fd])
             deadline = time.monotonic() + 30
             while job not in self._handles and job not in self._errors:
                 if time.monotonic() > deadline or self._proc.poll() is not None:
@@ -136,7 +164,10 @@ class ZygoteLauncher:
             self._proc.wait(10)
         except (OSError, subprocess.TimeoutExpired):
             self._kill_zygote()
+            for lease in self.leases:          # its jobs are orphans now; they are still ours to kill
+                reaper.kill_uid(lease.uid)
         self._sock.close()
+        slots.release_all(self.leases)   # after the zygote killed every job: the next owner finds none
 
     def __enter__(self) -> "ZygoteLauncher":
         return self
@@ -168,7 +199,7 @@ class ZygoteLauncher:
             while msg is not None:
                 event = msg.get("event")
                 if event == "started":
-                    self._handles[msg["job"]] = ZygoteHandle(self, msg["job"], msg["pid"])
+                    self._handles[msg["job"]] = ZygoteHandle(self, msg["job"], msg["pid"], msg.get("usage"))
                 elif event == "error":
                     self._errors[msg["job"]] = msg["message"]
                 elif event == "exit":
@@ -195,6 +226,10 @@ class SubprocessHandle:
         self.pid = proc.pid
         self.status: ExitStatus | None = None
         self._pidfd = os.pidfd_open(self.pid) if hasattr(os, "pidfd_open") else None
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of the worker's whole tree so far, from its cgroup (None when unknown)."""
+        return self._cgroup.cpu_seconds() if self._cgroup else None
 
     def poll(self) -> ExitStatus | None:
         """The exit status if the worker is gone (tree killed and cleaned), else None."""
@@ -244,11 +279,17 @@ class SubprocessHandle:
 
 
 class SubprocessLauncher:
-    """Single-student launcher: a fresh sandboxed interpreter per worker (`grader check`)."""
+    """Single-student launcher: a fresh sandboxed interpreter per worker (`grader check`).
 
-    def __init__(self, policy: SandboxPolicy, *, payload: str | None = None) -> None:
+    As root it leases one slot user on the first start() and keeps it until close().
+    """
+
+    def __init__(self, policy: SandboxPolicy, *, payload: str | None = None, lease_wait: float = 120.0,
+                 on_wait: Callable[[str], None] | None = None) -> None:
         """Probe cheaply (no fork) and decide the layers; raises SandboxError in exam mode if weak."""
         self.policy, self.payload = policy, payload
+        self._lease_wait, self._on_wait = lease_wait, on_wait
+        self.leases: list[slots.Lease] = []
         caps = self.capabilities = probe(policy, slots=1, verify=False)
         self._readable = default_readable(policy)
         self._hidden = hidden_paths(self._readable) if caps.root and caps.namespaces else {}
@@ -266,14 +307,26 @@ class SubprocessLauncher:
         uid = "grader-slot<k>" if caps.uid_drop(1) else ("root!" if caps.root else "same-as-grader")
         return caps.report(1, uid_label=uid)
 
-    def start(self, *, in_fd: int, out_fd: int, output_fd: int, slot: int) -> SubprocessHandle:
-        """Start a fresh sandboxed interpreter in `slot`."""
+    def _user(self) -> tuple[int, int] | None:
+        """The leased slot user's (uid, gid), leasing one on first use (root with slot users only)."""
         caps = self.capabilities
-        user = slot_user(slot) if caps.root and caps.interpreter_readable else None
+        if not (caps.root and caps.interpreter_readable and caps.slot_users):
+            return None
+        if not self.leases:
+            self.leases = lease_for(1, wait=self._lease_wait, on_wait=self._on_wait)
+        return slot_user(self.leases[0].slot) if self.leases else None
+
+    def start(self, *, in_fd: int, out_fd: int, output_fd: int, slot: int) -> SubprocessHandle:
+        """Start a fresh sandboxed interpreter as this launcher's leased slot user (`slot` must be 0)."""
+        if slot != 0:
+            raise SandboxError(f"a SubprocessLauncher has one slot (index 0), not {slot}")
+        caps = self.capabilities
+        user = self._user()
         cg = None
         if caps.root and caps.cgroup.any:
             cg = JobCgroup(caps.cgroup, f"{cgroups.PREFIX}{os.getpid()}-{slot}-{next(self._jobs)}",
-                           memory_bytes=self.policy.memory_mb << 20, pids_max=self.policy.max_processes)
+                           memory_bytes=self.policy.memory_mb << 20, pids_max=self.policy.max_processes,
+                           cpus=self.policy.cpus)
         scratch = None
         if not caps.namespaces:
             scratch = tempfile.mkdtemp(prefix="grader-scratch-")
@@ -303,4 +356,14 @@ class SubprocessLauncher:
         return SubprocessHandle(proc, cg, user[0] if user else None, scratch)
 
     def close(self) -> None:
-        """Nothing is shared between workers; present for the Launcher protocol."""
+        """Give the leased slot back (every worker of ours is dead by now: sessions kill theirs)."""
+        for lease in self.leases:
+            reaper.kill_uid(lease.uid)
+        slots.release_all(self.leases)
+        self.leases = []
+
+    def __enter__(self) -> "SubprocessLauncher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -41,8 +41,8 @@ class Capabilities:
         return cls(**data)
 
     def uid_drop(self, slots: int) -> bool:
-        """Every slot 0..slots-1 can run as its own unprivileged user."""
-        return self.root and self.interpreter_readable and all(s in self.slot_users for s in range(slots))
+        """Each of `slots` parallel jobs can run as its own (leased) unprivileged user."""
+        return self.root and self.interpreter_readable and len(self.slot_users) >= slots
 
     def missing(self, slots: int) -> list[str]:
         """Strong layers that are not in force, each with how to get it."""
@@ -59,9 +59,9 @@ class Capabilities:
             if not self.cgroup.memory or not self.cgroup.pids:
                 out.append("cgroup memory+pids limits (no writable v1 or v2 controllers)")
             if not self.uid_drop(slots):
-                missing = [s for s in range(slots) if s not in self.slot_users]
-                why = (f"users {', '.join(f'{SLOT_USER_PREFIX}{s}' for s in missing)} missing: "
-                       "run scripts/setup-sandbox.sh" if missing else "interpreter not readable by slot users")
+                why = ("interpreter not readable by slot users" if not self.interpreter_readable else
+                       f"{slots} slot users ({SLOT_USER_PREFIX}<k>) needed, {len(self.slot_users)} leased: "
+                       "run scripts/setup-sandbox.sh")
                 out.append(f"per-slot uid ({why})")
         else:
             if self.landlock_abi < 6:
@@ -122,8 +122,12 @@ def _try_seccomp() -> None:
     seccomp_filter.load()
 
 
-def probe(policy: SandboxPolicy | None = None, *, slots: int = 1, verify: bool = False) -> Capabilities:
-    """Detect the layers; verify=True confirms namespaces and seccomp in a forked child."""
+def probe(policy: SandboxPolicy | None = None, *, slots: int = 1, verify: bool = False,
+          slot_ids: list[int] | None = None) -> Capabilities:
+    """Detect the layers; verify=True confirms namespaces and seccomp in a forked child.
+
+    `slot_ids` are the slots this grader leased (default 0..slots-1).
+    """
     policy = policy or SandboxPolicy()
     root = os.geteuid() == 0
     notes: list[str] = []
@@ -137,7 +141,8 @@ def probe(policy: SandboxPolicy | None = None, *, slots: int = 1, verify: bool =
     if verify and sec is None and not _fork_test(_try_seccomp):
         sec = "loading a filter failed"
     cg = cgroups.probe() if root else cgroups.CgroupSupport()
-    users = tuple(s for s in range(max(slots, 1)) if slot_user(s) is not None) if root else ()
+    ids = slot_ids if slot_ids is not None else range(max(slots, 1))
+    users = tuple(s for s in ids if slot_user(s) is not None) if root else ()
     readable = True
     if root:
         hidden = namespaces.hidden_paths(default_readable(policy))

@@ -66,8 +66,9 @@ class Job:
 class Zygote:
     """The fork server loop."""
 
-    def __init__(self, sock: socket.socket, policy: SandboxPolicy, workers: int, payload: str | None) -> None:
-        self.sock, self.policy, self.workers, self.payload = sock, policy, workers, payload
+    def __init__(self, sock: socket.socket, policy: SandboxPolicy, slots: list[int], payload: str | None) -> None:
+        self.sock, self.policy, self.payload = sock, policy, payload
+        self.slots, self.workers = list(slots), len(slots)   # the slots the grader leased for us
         self.jobs: dict[int, Job] = {}       # pid -> job
         self.by_id: dict[int, Job] = {}
         self.caps: Capabilities | None = None
@@ -82,15 +83,15 @@ class Zygote:
             self.sock.send(data)
 
     def setup(self) -> str | None:
-        """Probe, clean up after a crashed earlier run, and decide; returns an error or None."""
+        """Probe, clean up cgroups of dead earlier runs, and decide; returns an error or None.
+
+        Processes of the slot users are not ours to kill: the grader leased our slots and
+        cleaned up what a dead earlier owner left (slots.py); other slots belong to others.
+        """
         limits.become_subreaper()
-        caps = self.caps = probe(self.policy, slots=self.workers, verify=True)
+        caps = self.caps = probe(self.policy, slots=self.workers, verify=True, slot_ids=self.slots)
         if caps.root:
             cgroups.sweep_stale(caps.cgroup)
-            for slot in caps.slot_users:
-                user = limits.slot_user(slot)
-                if user:
-                    reaper.kill_uid(user[0], on_exit=lambda *a: None)
             if caps.namespaces:
                 self.hidden = namespaces.hidden_paths(self.readable)
         missing = caps.missing(self.workers)
@@ -101,7 +102,7 @@ class Zygote:
 
     def report(self) -> str:
         caps = self.caps
-        uid = f"grader-slot0..{self.workers - 1}" if caps.uid_drop(self.workers) else (
+        uid = "grader-slot" + ",".join(map(str, self.slots)) if caps.uid_drop(self.workers) else (
             "root!" if caps.root else "same-as-grader")
         return caps.report(self.workers, uid_label=uid)
 
@@ -119,14 +120,15 @@ class Zygote:
     def start(self, job_id: int, slot: int, fds: list[int]) -> None:
         if len(fds) != 3:
             raise ValueError(f"expected 3 fds (in, out, output), got {len(fds)}")
-        if not 0 <= slot < self.workers:
-            raise ValueError(f"slot {slot} out of range 0..{self.workers - 1}")
+        if slot not in self.slots:
+            raise ValueError(f"slot {slot} is not one of this grader's leased slots {self.slots}")
         if any(j.slot == slot for j in self.by_id.values()):
             raise ValueError(f"slot {slot} is busy")
         cg = None
         if self.caps.root and self.caps.cgroup.any:
             cg = JobCgroup(self.caps.cgroup, f"{cgroups.PREFIX}{os.getpid()}-{slot}-{job_id}",
-                           memory_bytes=self.policy.memory_mb << 20, pids_max=self.policy.max_processes)
+                           memory_bytes=self.policy.memory_mb << 20, pids_max=self.policy.max_processes,
+                           cpus=self.policy.cpus)
         plan = self.plan(slot, cg)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -135,7 +137,7 @@ class Zygote:
             self._child(plan, fds)
         job = Job(job_id, slot, pid, cg, plan.uid)
         self.jobs[pid], self.by_id[job_id] = job, job
-        self.send({"event": "started", "job": job_id, "pid": pid})
+        self.send({"event": "started", "job": job_id, "pid": pid, "usage": cg.usage_file if cg else None})
 
     def _child(self, plan: child.Plan, fds: list[int]) -> None:
         signal.set_wakeup_fd(-1)
@@ -234,7 +236,7 @@ def main() -> None:
     fd, config = int(sys.argv[1]), json.loads(sys.argv[2])
     sock = socket.socket(fileno=fd)
     policy = SandboxPolicy.from_json(config["policy"])
-    zygote = Zygote(sock, policy, int(config["workers"]), config.get("payload"))
+    zygote = Zygote(sock, policy, [int(s) for s in config["slots"]], config.get("payload"))
     try:
         preload(config.get("payload"))
         error = zygote.setup()
