@@ -20,9 +20,14 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class Limits:
-    check_timeout: float = 10.0
-    load_timeout: float = 30.0
+    """Wall-clock budgets (seconds, kept by the trusted side) and a worker's resources."""
+
+    check_timeout: float = 10.0        # one check (a case may ask for more)
+    load_timeout: float = 30.0         # running all of a student's cells once
+    exercise_timeout: float = 60.0     # every check of one exercise together (at least its longest check)
+    submission_timeout: float = 300.0  # everything for one student: loading, reloading, every check
     memory_mb: int = 4096
+    cpus: float = 1.0                  # CPU share of one worker's whole process tree (cgroup quota)
 
 
 @dataclass(frozen=True)
@@ -133,8 +138,14 @@ def _parse(root: Path, data: dict, path: Path) -> Course:
     limits = Limits(
         check_timeout=float(lim.get("check_timeout", Limits.check_timeout)),
         load_timeout=float(lim.get("load_timeout", Limits.load_timeout)),
+        exercise_timeout=float(lim.get("exercise_timeout", Limits.exercise_timeout)),
+        submission_timeout=float(lim.get("submission_timeout", Limits.submission_timeout)),
         memory_mb=int(lim.get("memory_mb", Limits.memory_mb)),
+        cpus=float(lim.get("cpus", Limits.cpus)),
     )
+    if min(limits.check_timeout, limits.load_timeout, limits.exercise_timeout, limits.submission_timeout,
+           limits.cpus) <= 0 or limits.memory_mb <= 0:
+        raise ConfigError(f"{path}: every value in [limits] must be positive")
     return Course(
         root=root,
         name=str(course.get("name", root.name)),

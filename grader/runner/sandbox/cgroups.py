@@ -14,6 +14,25 @@ import time
 from dataclasses import dataclass
 
 PREFIX = "grader-sbx-"
+CPU_PERIOD_US = 100_000
+
+
+def read_cpu_seconds(usage_file: str | None) -> float | None:
+    """Seconds of CPU from a cgroup's cpuacct.usage (ns) or cpu.stat (usage_usec); None if unreadable."""
+    if not usage_file:
+        return None
+    try:
+        with open(usage_file) as f:
+            text = f.read()
+    except OSError:
+        return None
+    if usage_file.endswith("cpuacct.usage"):
+        return int(text.strip()) / 1e9
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "usage_usec":
+            return int(value) / 1e6
+    return None
 
 
 @dataclass(frozen=True)
@@ -22,10 +41,13 @@ class CgroupSupport:
 
     memory_v1: str | None = None     # parent dir in the v1 memory hierarchy
     pids_v1: str | None = None       # parent dir in the v1 pids hierarchy
+    cpu_v1: str | None = None        # parent dir in the v1 cpu hierarchy (CFS quota)
+    cpuacct_v1: str | None = None    # parent dir in the v1 cpuacct hierarchy (CPU time used)
     unified: str | None = None       # parent dir in cgroup2 (for cgroup.kill, maybe controllers)
     v2_kill: bool = False            # cgroup.kill exists (kernel >= 5.14)
-    v2_memory: bool = False          # memory/pids controllers usable in cgroup2
+    v2_memory: bool = False          # memory/pids/cpu controllers usable in cgroup2
     v2_pids: bool = False
+    v2_cpu: bool = False
 
     @property
     def memory(self) -> bool:
@@ -36,6 +58,16 @@ class CgroupSupport:
     def pids(self) -> bool:
         """A process-count limit can be enforced."""
         return bool(self.pids_v1 or self.v2_pids)
+
+    @property
+    def cpu(self) -> bool:
+        """A CPU quota for a job's whole tree can be enforced."""
+        return bool(self.cpu_v1 or self.v2_cpu)
+
+    @property
+    def cpu_usage(self) -> bool:
+        """The CPU time of a job's whole tree can be read."""
+        return bool(self.cpuacct_v1 or self.unified)
 
     @property
     def any(self) -> bool:
@@ -49,6 +81,8 @@ class CgroupSupport:
             parts.append("v1")
         if self.v2_memory or self.v2_pids:
             parts.append("v2")
+        if self.cpu:
+            parts.append("cpu")
         if self.v2_kill:
             parts.append("v2kill")
         return "+".join(parts) if parts else "none"
@@ -95,7 +129,7 @@ def probe() -> CgroupSupport:
     found: dict = {}
     for mnt, fstype, opts in mounts:
         if fstype == "cgroup":
-            for ctrl in ("memory", "pids"):
+            for ctrl in ("memory", "pids", "cpu", "cpuacct"):
                 if ctrl in opts and ctrl in own:
                     parent = os.path.join(mnt, own[ctrl].lstrip("/"))
                     if _writable_dir(parent):
@@ -126,7 +160,7 @@ def _probe_v2(parent: str) -> dict:
             available = set(f.read().split())
     except OSError:
         available = set()
-    for ctrl in ("memory", "pids"):
+    for ctrl in ("memory", "pids", "cpu"):
         if ctrl not in available:
             continue
         try:
@@ -146,13 +180,19 @@ def _write(path: str, value: str) -> None:
 class JobCgroup:
     """One job's cgroups in every usable hierarchy, created by the (root) zygote."""
 
-    def __init__(self, support: CgroupSupport, name: str, *, memory_bytes: int, pids_max: int) -> None:
-        """Create the directories and write the limits; raises OSError if that fails."""
+    def __init__(self, support: CgroupSupport, name: str, *, memory_bytes: int, pids_max: int,
+                 cpus: float | None = None) -> None:
+        """Create the directories and write the limits; raises OSError if that fails.
+
+        cpus: the CPU share of the job's whole tree (a CFS quota), None for no quota.
+        """
         self.support = support
         self.dirs: list[str] = []
         self.memory_dir: str | None = None
         self.memory_file = ""
         self.kill_dir: str | None = None
+        self.usage_file: str | None = None   # cpuacct.usage (ns) or cpu.stat (usage_usec)
+        quota = None if cpus is None else max(1000, int(cpus * CPU_PERIOD_US))
         try:
             if support.memory_v1:
                 d = self._mkdir(support.memory_v1, name)
@@ -161,8 +201,22 @@ class JobCgroup:
             if support.pids_v1:
                 d = self._mkdir(support.pids_v1, name)
                 _write(os.path.join(d, "pids.max"), str(pids_max))
+            if support.cpu_v1:
+                d = self._mkdir(support.cpu_v1, name)
+                if quota is not None:
+                    _write(os.path.join(d, "cpu.cfs_period_us"), str(CPU_PERIOD_US))
+                    _write(os.path.join(d, "cpu.cfs_quota_us"), str(quota))
+                if support.cpuacct_v1 == support.cpu_v1:   # mounted together as cpu,cpuacct
+                    self.usage_file = os.path.join(d, "cpuacct.usage")
+            if support.cpuacct_v1 and support.cpuacct_v1 != support.cpu_v1:
+                d = self._mkdir(support.cpuacct_v1, name)
+                self.usage_file = os.path.join(d, "cpuacct.usage")
             if support.unified:
                 d = self._mkdir(support.unified, name)
+                if support.v2_cpu and not support.cpu_v1 and quota is not None:
+                    _write(os.path.join(d, "cpu.max"), f"{quota} {CPU_PERIOD_US}")
+                if self.usage_file is None and os.path.exists(os.path.join(d, "cpu.stat")):
+                    self.usage_file = os.path.join(d, "cpu.stat")
                 if support.v2_memory and not support.memory_v1:
                     _write(os.path.join(d, "memory.max"), str(memory_bytes))
                     if os.path.exists(os.path.join(d, "memory.swap.max")):
@@ -216,6 +270,10 @@ class JobCgroup:
                 except ProcessLookupError:
                     pass
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by every process the job ever had (None when unknown)."""
+        return read_cpu_seconds(self.usage_file)
+
     def oom_killed(self) -> bool:
         """Whether the kernel OOM-killed a process of this job."""
         if not self.memory_dir:
@@ -253,7 +311,7 @@ class JobCgroup:
 def sweep_stale(support: CgroupSupport) -> int:
     """Kill and remove job cgroups whose owning zygote is dead (a crashed earlier batch)."""
     removed = 0
-    for parent in (support.memory_v1, support.pids_v1, support.unified):
+    for parent in (support.memory_v1, support.pids_v1, support.cpu_v1, support.cpuacct_v1, support.unified):
         if not parent or not os.path.isdir(parent):
             continue
         for entry in os.listdir(parent):

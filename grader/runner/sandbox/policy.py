@@ -23,7 +23,8 @@ class SandboxPolicy:
     """Limits and extra read-only paths for one worker (see docs/security.md)."""
 
     memory_mb: int = 4096          # cgroup memory limit (or RLIMIT_DATA fallback)
-    cpu_seconds: int = 60          # RLIMIT_CPU for the whole worker
+    cpu_seconds: int = 60          # RLIMIT_CPU for each process of the worker
+    cpus: float = 1.0              # CPU share of the job's whole tree (cgroup quota, root only)
     max_processes: int = 64
     max_open_files: int = 64
     max_file_mb: int = 16
@@ -35,7 +36,7 @@ class SandboxPolicy:
     def to_json(self) -> dict:
         """Plain-data form, to cross into the zygote."""
         return {
-            "memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds,
+            "memory_mb": self.memory_mb, "cpu_seconds": self.cpu_seconds, "cpus": self.cpus,
             "max_processes": self.max_processes, "max_open_files": self.max_open_files,
             "max_file_mb": self.max_file_mb, "scratch_mb": self.scratch_mb,
             "readable": [str(p) for p in self.readable], "exam": self.exam, "gpu": self.gpu,
