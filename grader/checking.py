@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .compare.tensors import compare_tree, matches
+from .compare.tensors import compare_tree
 from .config import Course, Unit
 from .errors import GraderFailure
 from .notebook.collect import Submission
+from .report.safe import cell_notes
 from .results import CheckResult, ExerciseResult, UnitResult
 from .runner import wire
 from .runner.sandbox_api import Launcher
-from .runner.session import Session
+from .runner.session import Budgets, Session
 from .spec.loader import UnitSpec, load_unit_spec
 from .spec.model import Case, Exercise
 
@@ -34,6 +36,8 @@ class PlannedCase:
     seed: int
     inputs: Any  # as the worker will see them (after a wire round trip)
     expected: Any
+    # each catalogued mistake's output on this case, computed on the first failure that needs it
+    mistake_outputs: dict[int, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -74,15 +78,15 @@ def check_submission(course: Course, unit: Unit, submission: Submission, *, laun
     batches where every student gets the same cases; it overrides device and only.
     """
     cells = [{"source": c.source, "origin": c.origin} for c in submission.cells]
-    session = Session(launcher, cells, cell_timeout=course.limits.check_timeout, slot=slot)
+    session = Session(launcher, cells, budgets=Budgets.from_limits(course.limits), slot=slot)
     return run_checks(course, unit, submission, session, device=device, only=only, plan=plan)
 
 
 def run_checks(course: Course, unit: Unit, submission: Submission, session: Any, *,
                device: str = "cpu", only: list[str] | None = None, plan: UnitPlan | None = None) -> UnitResult:
     """Plan the cases (unless given), run them through a started-or-not session, and score them."""
-    session.start()  # the worker imports torch while we plan
     try:
+        session.start()  # the worker imports torch while we plan
         if plan is None:
             with _REFERENCE_LOCK:
                 plan = plan_unit(course, unit, device=device, only=only)
@@ -91,7 +95,7 @@ def run_checks(course: Course, unit: Unit, submission: Submission, session: Any,
         if not submission.cells:
             result.notes.append("no code found: put your notebooks or .py files in the unit's folder")
         session.load()
-        result.notes.extend(f"{c.origin}: {c.error}" for c in session.cell_reports if c.error)
+        result.notes.extend(cell_notes([c.origin for c in submission.cells], session.cell_reports))
         for name, cases in plan.cases.items():
             config = unit.exercise(name)
             result.exercises[name] = _run_exercise(course, spec, cases, config.points, session, device)
@@ -157,27 +161,32 @@ def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], poin
         result.checks = [CheckResult(p.case.name, False, f"not run: {result.error}", p.case.weight) for p in cases]
         return result
     stalls = 0
+    budget = max([course.limits.exercise_timeout] + [p.case.timeout or 0.0 for p in cases])
+    ends = time.monotonic() + budget   # the exercise's own budget, on the trusted clock
     for planned in cases:
-        if stalls >= MAX_STALLS:
-            result.checks.append(CheckResult(
-                planned.case.name, False,
-                f"not run: {exercise.name} timed out or crashed on {stalls} earlier checks", planned.case.weight))
+        left = ends - time.monotonic()
+        if stalls >= MAX_STALLS or left <= 0:
+            why = (f"{exercise.name} timed out or crashed on {stalls} earlier checks" if stalls >= MAX_STALLS
+                   else f"the checks of {exercise.name} took more than {budget:g} s together")
+            result.checks.append(CheckResult(planned.case.name, False, f"not run: {why}", planned.case.weight))
             continue
-        check, stalled = _run_case(course, spec, planned, session, device)
+        check, stalled = _run_case(course, spec, planned, session, device, left)
         stalls += stalled
         result.checks.append(check)
     return result
 
 
 def _run_case(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,
-              device: str) -> tuple[CheckResult, bool]:
-    """Run one case; also say whether it timed out or crashed the worker."""
-    check = _verdict(course, spec, planned, session, device)
+              device: str, budget: float = float("inf")) -> tuple[CheckResult, bool]:
+    """Run one case within at most `budget` seconds; also say whether it timed out or crashed the worker."""
+    check = _verdict(course, spec, planned, session, device, budget)
     return check, check.stalled
 
-def _verdict(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any, device: str) -> CheckResult:
+
+def _verdict(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any, device: str,
+             budget: float = float("inf")) -> CheckResult:
     case, exercise = planned.case, planned.exercise
-    timeout = case.timeout or course.limits.check_timeout
+    timeout = min(case.timeout or course.limits.check_timeout, budget)
     run = session.run({"case": case.name, "driver": case.driver, "inputs": planned.inputs,
                        "forbidden": list(exercise.forbidden), "device": device, "seed": planned.seed}, timeout)
 
@@ -230,26 +239,28 @@ def _tolerance(course: Course, case: Case):  # noqa: ANN202
 
 
 def _recognise(spec: UnitSpec, planned: PlannedCase, actual: Any, tolerance: Any, device: str) -> str | None:
-    """Return the hint of the first known mistake whose output the student's matches."""
-    from . import drivers
+    """The hint(s) of the known mistakes that the student's failing output shows (see grader.hints)."""
+    from .hints import recognise
 
-    for mistake in planned.exercise.mistakes:
-        if mistake.when is not None:
+    return recognise(planned.exercise.mistakes, lambda index: _mistake_output(spec, planned, index, device),
+                     actual, planned.expected, planned.inputs, tolerance)
+
+
+def _mistake_output(spec: UnitSpec, planned: PlannedCase, index: int, device: str) -> Any:
+    """A catalogued mistake's output on this case, run through the case's driver here (once per plan)."""
+    from . import drivers
+    from .hints import NO_OUTPUT
+
+    with _REFERENCE_LOCK:
+        if index not in planned.mistake_outputs:
+            mistake = planned.exercise.mistakes[index]
+            namespace = {**spec.reference, **mistake.replace}
+            ctx = drivers.DriverContext(device=device, seed=planned.seed)
             try:
-                if mistake.when(actual, planned.expected, planned.inputs):
-                    return mistake.hint
-            except Exception:  # noqa: BLE001  (a predicate meets malformed output)
-                pass
-            continue
-        namespace = {**spec.reference, **mistake.replace}
-        ctx = drivers.DriverContext(device=device, seed=planned.seed)
-        try:
-            with _REFERENCE_LOCK:
                 ctx.seed_torch()
                 out = drivers.get(planned.case.driver)(namespace, planned.inputs, ctx)
                 wrong = _measured(planned.case, wire.decode(wire.encode(drivers.to_plain(out))), planned.inputs, ctx)
-        except Exception:  # noqa: BLE001  (a mistake may well crash on some inputs)
-            continue
-        if matches(actual, wrong, tolerance):
-            return mistake.hint
-    return None
+            except Exception:  # noqa: BLE001  (a mistake may well crash on some inputs)
+                wrong = NO_OUTPUT
+            planned.mistake_outputs[index] = wrong
+        return planned.mistake_outputs[index]

@@ -88,7 +88,11 @@ def encode(tree: Any, convert: Callable[[Any], Array | None] | None = None) -> b
             raise WireError(f"cannot send a value of type {type(value).__name__}")
         return visit(converted)
 
-    header = json.dumps({"tree": visit(tree), "arrays": metas}, allow_nan=False).encode()
+    tree = visit(tree)
+    try:   # UTF-8 keeps non-ASCII text at its size (\\uXXXX escapes would triple it)
+        header = json.dumps({"tree": tree, "arrays": metas}, allow_nan=False, ensure_ascii=False).encode()
+    except UnicodeEncodeError:   # lone surrogates: only escapes can carry them
+        header = json.dumps({"tree": tree, "arrays": metas}, allow_nan=False).encode()
     blob = b"".join(arrays)
     if len(header) + len(blob) > MAX_FRAME:
         raise WireError("frame too large")
@@ -160,12 +164,31 @@ def _rebuild(node: Any, arrays: list[Array], depth: int) -> Any:
     return node
 
 
-def write_frame(fd: int, frame: bytes) -> None:
-    """Write a whole frame to a blocking fd."""
+def write_frame(fd: int, frame: bytes, deadline: float | None = None) -> None:
+    """Write a whole frame to fd; with a deadline (time.monotonic()), raise TimeoutError when it passes.
+
+    A reader that stops reading (a stuck or hostile worker) must not block the grader forever.
+    """
     view = memoryview(frame)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
+    if deadline is None:
+        while view:
+            view = view[os.write(fd, view):]
+        return
+    blocking = os.get_blocking(fd)
+    os.set_blocking(fd, False)
+    try:
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the reader did not take the frame in time")
+            if not select.select([], [fd], [], left)[1]:
+                continue
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+    finally:
+        os.set_blocking(fd, blocking)
 
 
 class FrameReader:
