@@ -188,3 +188,19 @@ def test_code_too_large_to_send_is_a_result_and_starts_no_worker(launcher):
     result = s.run(request(), 5)
     assert s.handle is None
     assert result.error["kind"] == "not_run" and "MiB of code" in result.error["message"]
+
+
+def test_a_zygote_killed_from_outside_is_replaced_and_the_check_retried():
+    launcher = ZygoteLauncher(SandboxPolicy(memory_mb=1024, cpu_seconds=60), workers=1)
+    slow_double = "import time\ndef f(x):\n    time.sleep(1.5)\n    return 2 * x\n"
+    s = session(launcher, [slow_double], Budgets(cell=5, load=10, submission=60))
+    try:
+        s.load()
+        threading.Timer(0.5, lambda: os.kill(launcher._proc.pid, signal.SIGKILL)).start()
+        result = s.run(request(), 5)
+        assert result.error is None, result.error
+        assert np.array_equal(result.output.data, 2 * np.arange(6.0))
+        assert launcher.restarts == 1
+    finally:
+        s.close()
+        launcher.close()

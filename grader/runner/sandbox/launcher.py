@@ -29,6 +29,7 @@ from ..sandbox_api import Launcher, WorkerHandle  # noqa: F401  (re-exported: th
 from .policy import ExitStatus, SandboxError, SandboxPolicy, default_readable, grader_root
 from .probe import Capabilities, probe
 
+MAX_ZYGOTE_RESTARTS = 3
 _THREADS_ENV = {v: "1" for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                  "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
 
@@ -77,7 +78,12 @@ class ZygoteHandle:
         """Kill the whole tree (daemons too), wait until the zygote has reaped and cleaned up."""
         if self.status is not None:
             return
-        self._launcher._send({"op": "kill", "job": self.job})
+        try:
+            self._launcher._send({"op": "kill", "job": self.job})
+        except OSError:                       # the zygote is gone, and its jobs with it
+            self._launcher._pump(0)
+            self._launcher._orphan_handles()
+            return
         if self.wait(10.0) is None:
             raise SandboxError(f"worker {self.pid} did not die within 10 s of kill (zygote stuck?)")
 
@@ -100,27 +106,35 @@ class ZygoteLauncher:
                  start_timeout: float = 120.0, lease_wait: float = 600.0,
                  on_wait: Callable[[str], None] | None = None) -> None:
         """Lease slots, start the zygote and wait for its capability probe; raises SandboxError (exam mode)."""
-        self.policy = policy
+        self.policy, self._payload, self._start_timeout = policy, payload, start_timeout
         self.leases = lease_for(workers, wait=lease_wait, on_wait=on_wait)
         self.slots = [lease.slot for lease in self.leases] or list(range(workers))
         self.workers = len(self.slots)
+        self.restarts = 0
         self._lock = threading.RLock()
         self._handles: dict[int, ZygoteHandle] = {}
         self._errors: dict[int, str] = {}
         self._jobs = itertools.count(1)
         self._closed = False
+        try:
+            self._spawn_zygote()
+        except BaseException:
+            slots.release_all(self.leases)
+            raise
+
+    def _spawn_zygote(self) -> None:
         self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        config = json.dumps({"policy": policy.to_json(), "slots": self.slots, "payload": payload})
+        config = json.dumps({"policy": self.policy.to_json(), "slots": self.slots, "payload": self._payload})
         try:
             with theirs:
                 self._proc = subprocess.Popen(
                     [sys.executable, "-m", "grader.runner.sandbox.zygote", str(theirs.fileno()), config],
                     pass_fds=[theirs.fileno()], env=_child_env({}), cwd="/",
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-            hello = self._recv(start_timeout)
+            hello = self._recv(self._start_timeout)
             if hello is None or hello.get("event") != "hello":
                 self._kill_zygote()
-                raise SandboxError(f"the sandbox zygote did not start within {start_timeout:.0f} s"
+                raise SandboxError(f"the sandbox zygote did not start within {self._start_timeout:.0f} s"
                                    " (see its stderr above)")
             self._report = hello["report"]
             self.capabilities = Capabilities.from_json(hello["caps"]) if hello.get("caps") else None
@@ -129,8 +143,27 @@ class ZygoteLauncher:
                 raise SandboxError(f"{hello['error']}\n{self._report}")
         except BaseException:
             self._sock.close()
-            slots.release_all(self.leases)
             raise
+
+    def _revive(self) -> None:
+        """Start a new zygote when the old one died (killed from outside); its jobs died with it."""
+        if self._proc.poll() is None:
+            return
+        if self.restarts >= MAX_ZYGOTE_RESTARTS:
+            raise SandboxError(f"the sandbox zygote died {self.restarts + 1} times (killed from outside?)")
+        self.restarts += 1
+        self._orphan_handles()
+        self._sock.close()
+        for lease in self.leases:        # whatever the dead zygote left in our slots
+            reaper.kill_uid(lease.uid)
+        self._spawn_zygote()
+
+    def _orphan_handles(self) -> None:
+        """Every job of a dead zygote died with it (PDEATHSIG): say so to whoever waits on them."""
+        for handle in self._handles.values():
+            if handle.status is None:
+                handle.status = ExitStatus(exit_code=None, signal=int(signal.SIGKILL))
+        self._handles.clear()
 
     def start(self, *, in_fd: int, out_fd: int, output_fd: int, slot: int) -> ZygoteHandle:
         """Fork a sandboxed worker in slot index `slot` (0..workers-1) on in_fd/out_fd, printing to output_fd."""
@@ -140,6 +173,7 @@ class ZygoteLauncher:
             raise SandboxError(f"slot index {slot} out of range 0..{self.workers - 1}")
         job = next(self._jobs)
         with self._lock:
+            self._revive()
             self._send({"op": "start", "job": job, "slot": self.slots[slot]}, [in_fd, out_fd, output_fd])
             deadline = time.monotonic() + 30
             while job not in self._handles and job not in self._errors:
@@ -187,7 +221,10 @@ class ZygoteLauncher:
     def _recv(self, timeout: float) -> dict | None:
         if not select.select([self._sock], [], [], timeout)[0]:
             return None
-        data = self._sock.recv(1 << 16)
+        try:
+            data = self._sock.recv(1 << 16)
+        except OSError:
+            data = b""
         if not data:
             raise SandboxError("the sandbox zygote died")
         return json.loads(data)
@@ -195,18 +232,26 @@ class ZygoteLauncher:
     def _pump(self, timeout: float) -> None:
         """Read and dispatch every pending zygote message (waiting up to timeout for the first)."""
         with self._lock:
-            msg = self._recv(timeout)
-            while msg is not None:
-                event = msg.get("event")
-                if event == "started":
-                    self._handles[msg["job"]] = ZygoteHandle(self, msg["job"], msg["pid"], msg.get("usage"))
-                elif event == "error":
-                    self._errors[msg["job"]] = msg["message"]
-                elif event == "exit":
-                    handle = self._handles.pop(msg["job"], None)
-                    if handle is not None:
-                        handle.status = ExitStatus(**msg["status"])
-                msg = self._recv(0)
+            try:
+                msg = self._recv(timeout)
+                while msg is not None:
+                    self._dispatch(msg)
+                    msg = self._recv(0)
+            except SandboxError:
+                if self._closed:
+                    raise
+                self._orphan_handles()   # its jobs died with it; start() brings up a new zygote
+
+    def _dispatch(self, msg: dict) -> None:
+        event = msg.get("event")
+        if event == "started":
+            self._handles[msg["job"]] = ZygoteHandle(self, msg["job"], msg["pid"], msg.get("usage"))
+        elif event == "error":
+            self._errors[msg["job"]] = msg["message"]
+        elif event == "exit":
+            handle = self._handles.pop(msg["job"], None)
+            if handle is not None:
+                handle.status = ExitStatus(**msg["status"])
 
     def _kill_zygote(self) -> None:
         if self._proc.poll() is None:
