@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
+
+import pytest
 
 from grader.runner.sandbox import SubprocessLauncher
 from grader.runner.sandbox.policy import SandboxPolicy, grader_root
@@ -44,22 +48,54 @@ def _usable_python() -> str | None:
     return None
 
 
+def _stage_for(uid_paths: dict[str, str]) -> tuple[str, list[str]]:
+    """A world-traversable folder and the bind mounts that show each path in it.
+
+    The checkout (and its .venv) may live where another uid cannot go: under /root, or in a
+    `mktemp -d` folder (mode 0700). The sandbox re-exposes what it needs in each job's mount
+    namespace; this test does the same for the unprivileged grader it starts, with bind mounts in
+    a private mount namespace, so the host's permissions stay as they are.
+    """
+    stage = tempfile.mkdtemp(prefix="grader-nonroot-")
+    os.chmod(stage, 0o755)
+    mounts = []
+    for name, source in uid_paths.items():
+        target = os.path.join(stage, name)
+        os.makedirs(target)
+        mounts.append(f"mount --bind {shlex.quote(source)} {shlex.quote(target)}")
+    return stage, mounts
+
+
 def test_unprivileged_tier(tmp_path, secret_dir):
     python = _usable_python()
     try:
         user = pwd.getpwnam("grader-slot7")
     except KeyError:
         user = None
-    if os.geteuid() != 0 or python is None or user is None or not shutil.which("setpriv"):
+    missing = [what for what, ok in (("root (to become another user)", os.geteuid() == 0),
+                                     ("/usr/bin/python3 of the same version as this one", python is not None),
+                                     ("user grader-slot7 (scripts/setup-sandbox.sh)", user is not None),
+                                     ("setpriv and unshare (util-linux)",
+                                      bool(shutil.which("setpriv") and shutil.which("unshare"))))
+               if not ok]
+    if missing:
         launcher = SubprocessLauncher(SandboxPolicy())
         assert launcher.report().startswith("sandbox: ")
-        return
-    site = [p for p in sys.path if p.endswith("site-packages")]
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join([str(grader_root()), *site])}
-    secret = os.path.join(secret_dir, "solution.py")
-    proc = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
-                           python, "-c", SCRIPT, secret], env=env, capture_output=True, text=True,
-                          timeout=120, cwd="/")
+        pytest.skip("the unprivileged tier needs " + ", ".join(missing))
+    site = [p for p in sys.path if p.endswith("site-packages") and os.path.isdir(p)]
+    paths = {"root/grader": str(grader_root() / "grader"), **{f"site{i}/site-packages": p for i, p in enumerate(site)}}
+    stage, mounts = _stage_for(paths)
+    try:
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": os.pathsep.join(
+            [os.path.join(stage, "root")] + [os.path.join(stage, f"site{i}", "site-packages") for i in range(len(site))])}
+        secret = os.path.join(secret_dir, "solution.py")
+        command = " && ".join(mounts + [shlex.join(
+            ["exec", "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
+             python, "-c", SCRIPT, secret])])
+        proc = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", command], env=env,
+                              capture_output=True, text=True, timeout=120, cwd="/")
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     for name in ("fresh", "zygote"):
