@@ -71,7 +71,7 @@ def test_when_every_slot_is_leased_it_waits_then_says_so(run_dir):
 def test_it_waits_for_a_slot_that_becomes_free(run_dir):
     everything = slots.lease_slots(slots.MAX_SLOTS)
     freed = everything.pop()
-    holder = subprocess.Popen([sys.executable, "-c", f"""
+    holder = subprocess.Popen([sys.executable, "-c", """
 import os, time
 from grader.runner.sandbox import slots
 lease = slots.lease_slots(1, wait=5)
