@@ -23,9 +23,9 @@ class Limits:
     """Wall-clock budgets (seconds, kept by the trusted side) and a worker's resources."""
 
     check_timeout: float = 10.0        # one check (a case may ask for more)
-    load_timeout: float = 30.0         # running all of a student's cells once
+    load_timeout: float = 30.0         # running all of a student's cells once (all reloads together: 3x)
     exercise_timeout: float = 60.0     # every check of one exercise together (at least its longest check)
-    submission_timeout: float = 300.0  # everything for one student: loading, reloading, every check
+    submission_timeout: float = 120.0  # everything for one student: loading, reloading, every check
     memory_mb: int = 4096
     cpus: float = 1.0                  # CPU share of one worker's whole process tree (cgroup quota)
 

@@ -39,8 +39,14 @@ class Budgets:
 
     cell: float = 10.0
     load: float = 30.0
-    submission: float = 300.0
-    restarts: int = 8
+    submission: float = 120.0
+    restarts: int = 6
+    loads: float = 3.0          # all loads of one student (reloads included) get loads x `load`
+
+    @property
+    def loading(self) -> float:
+        """Seconds all the loads of one student may take together."""
+        return self.loads * self.load
 
     @classmethod
     def from_limits(cls, limits: Any) -> "Budgets":
@@ -114,6 +120,8 @@ class Session:
         self.reader: wire.FrameReader | None = None
         self._loaded = False
         self._final = False                # the last load attempt: everything after it fails
+        self._overruns = 0                 # loads that ran out of their budget
+        self._load_spent = 0.0             # seconds spent loading, over every attempt
         self._suspect: tuple[str, Any] | None = None   # a step whose worker died from a signal once
         self._deadline: float | None = None            # the submission's budget, from the first start
         self._load_frame = self._encode_load()
@@ -223,7 +231,17 @@ class Session:
 
     def _load_once(self) -> None:
         started = time.monotonic()
-        budget_end = min(started + self.budgets.load, started + max(self.left(), 0.0))
+        try:
+            self._load_attempt(started)
+        finally:
+            self._load_spent += time.monotonic() - started
+        if not self._loaded and not self.failed and self._load_spent >= self.budgets.loading:
+            self._kill()
+            self.failed = (f"loading your cells took more than {self.budgets.loading:g} s in all "
+                           "(they run again after each crash or timeout)")
+
+    def _load_attempt(self, started: float) -> None:
+        budget_end = started + max(0.0, min(self.budgets.load, self.budgets.loading - self._load_spent, self.left()))
         startup_end = started + STARTUP_TIMEOUT
         current: int | None = None
         next_allowed = 0
@@ -299,7 +317,12 @@ class Session:
         self._after_load_failure(index)
 
     def _over_budget(self, index: int) -> None:
+        """Loading ran out of its budget at cell `index` (as far as the worker says): skip the rest, once."""
         self._kill()
+        self._overruns += 1
+        if self._overruns > 1:     # the cells before it overran too: a worker that lies about its progress
+            self.failed = f"your cells took more than {self.budgets.load:g} s to run, twice"
+            return
         reason = f"your cells took more than {self.budgets.load:g} s to run in all; this and later cells were not run"
         for i in range(index, len(self.cells)):
             self.skip.setdefault(i, reason)

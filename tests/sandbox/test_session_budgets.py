@@ -56,8 +56,9 @@ def test_forged_cell_frames_do_not_extend_the_load_budget(launcher):
         s.load()
         # A forger claims to be later cells, so the grader cannot tell which cell is to blame; what
         # matters is that the time is bounded (restarts x the load budget), never reset by a frame.
-        assert time.monotonic() - started < (SMALL.restarts + 2) * SMALL.load + 3
-        assert s.failed == "your cells stopped the grading worker every time they were run"
+        assert time.monotonic() - started < SMALL.loading + 3
+        assert s.failed in ("your cells took more than 3 s to run, twice",
+                            "loading your cells took more than 9 s in all (they run again after each crash or timeout)")
         assert s.run(request(), 5).error["kind"] == "not_run"
     finally:
         s.close()
