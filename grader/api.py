@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .config import Course, load_course
-from .errors import UsageError
+from .errors import GraderFailure, UsageError
 from .notebook.collect import collect
 from .results import UnitResult
 
@@ -27,6 +27,7 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
                quiz: bool = True) -> UnitResult:
     """Check a student's work for a unit (default folder: exercises/<unit>/)."""
     from .checking import check_submission
+    from .runner.session import WorkerFailure
 
     course = course or load_course()
     unit = course.unit(unit_id)
@@ -39,6 +40,8 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
     launcher = check_launcher(course, device)
     try:
         result = check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)
+    except WorkerFailure as exc:
+        raise worker_failure(exc) from exc
     finally:
         launcher.close()   # gives its sandbox slot back to other graders on this machine
     if quiz and not exercises:
@@ -46,6 +49,13 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
 
         result.quiz = check_quiz(course, unit, target, student)
     return result
+
+
+def worker_failure(exc: BaseException) -> GraderFailure:
+    """A worker that could not run at all is the grader's failure (exit code 3), told in one line."""
+    from .report.safe import one_line
+
+    return GraderFailure(one_line(exc, 400) or "the grading worker failed")
 
 
 def check_launcher(course: Course, device: str = "auto"):  # noqa: ANN201

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import GraderError
+from .quiz.errors import QuizError
+from .report.safe import one_line, printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,11 +53,32 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except GraderError as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
+        print(f"grader: error: {printable(exc, newlines=True)}", file=sys.stderr)
+        return exc.exit_code
+    except QuizError as exc:
+        print(f"grader: error: {printable(exc, newlines=True)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001  (a grader bug or a broken pipe: one line and exit 3, never a traceback)
+        return internal_error(exc)
+
+
+def internal_error(exc: BaseException) -> int:
+    """Say in one line that the grader failed (the traceback only with GRADER_DEBUG=1); exit code 3."""
+    if os.environ.get("GRADER_DEBUG"):
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"grader: internal error: {type(exc).__name__}: {one_line(exc, 500)} "
+          "(set GRADER_DEBUG=1 for the traceback)", file=sys.stderr, flush=True)
+    try:
+        sys.stdout.flush()
+    except Exception:  # noqa: BLE001  (whoever read our output has gone: say nothing more at exit)
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+    return 3
 
 
 def _dispatch(args: argparse.Namespace) -> int:

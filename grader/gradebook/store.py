@@ -67,6 +67,11 @@ class Fingerprint:
     spec_hash: str
 
 
+def _text(value: str | None) -> str | None:
+    """Text SQLite can store: a lone surrogate (from a student's message or file name) becomes '\\udcff'."""
+    return value if value is None else str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def now() -> str:
     """UTC time stamp with seconds, ISO 8601."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -140,15 +145,16 @@ class Gradebook:
             c.execute("DELETE FROM submissions WHERE unit = ? AND student = ?", (unit, student))
             c.execute("INSERT INTO submissions (unit, student, status, content_hash, spec_hash, score, max_score,"
                       " error, notes, graded_at, grader_version, run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                      (unit, student, status, content_hash, spec_hash, result.score, result.max_score, error,
+                      (unit, student, status, content_hash, spec_hash, result.score, result.max_score, _text(error),
                        json.dumps(result.notes), stamp, __version__, run_id))
             for position, (name, ex) in enumerate(result.exercises.items()):
                 c.execute("INSERT INTO exercises (unit, student, exercise, position, score, max_score, error)"
-                          " VALUES (?,?,?,?,?,?,?)", (unit, student, name, position, ex.score, ex.max_score, ex.error))
+                          " VALUES (?,?,?,?,?,?,?)", (unit, student, name, position, ex.score, ex.max_score,
+                                                      _text(ex.error)))
                 c.executemany("INSERT INTO checks (unit, student, exercise, position, name, passed, weight, message,"
                               " hint) VALUES (?,?,?,?,?,?,?,?,?)",
-                              [(unit, student, name, i, ch.name, int(ch.passed), ch.weight, ch.message, ch.hint)
-                               for i, ch in enumerate(ex.checks)])
+                              [(unit, student, name, i, ch.name, int(ch.passed), ch.weight, _text(ch.message),
+                                _text(ch.hint)) for i, ch in enumerate(ex.checks)])
             c.execute("INSERT INTO gradings (unit, student, status, content_hash, score, graded_at, run_id)"
                       " VALUES (?,?,?,?,?,?,?)", (unit, student, status, content_hash, result.score, stamp, run_id))
 
@@ -166,8 +172,8 @@ class Gradebook:
                        __version__))
             c.executemany("INSERT INTO quiz_questions (unit, student, question, position, score, max_score, message)"
                           " VALUES (?,?,?,?,?,?,?)",
-                          [(unit, student, str(qid), i, float(q["score"]), float(q["max_score"]),
-                            str(q.get("message", ""))) for i, (qid, q) in enumerate(quiz["questions"].items())])
+                          [(unit, student, _text(str(qid)), i, float(q["score"]), float(q["max_score"]),
+                            _text(str(q.get("message", "")))) for i, (qid, q) in enumerate(quiz["questions"].items())])
 
     def grades(self, unit: str, students: list[str] | None = None) -> list[StoredGrade]:
         """Current grades for the unit (all students, or these), sorted by student id."""

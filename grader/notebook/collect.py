@@ -3,17 +3,35 @@
 Notebooks are read as JSON (nbformat 3 and 4) without importing nbformat,
 which is slow to import. The result is an ordered list of code cells; each
 remembers where it came from so feedback can name it.
+
+Everything here runs in the trusted process on files a student chose, so every
+read is bounded: `walk` lists a folder without recursion and without following
+links, within the caps below, and a cap that is hit becomes a note for the
+student, never an exception. The caps are the one place these limits live.
 """
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
+from ..report.safe import capped, clip, printable
 from .magics import strip_magics
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
+# ------------------------------------------------ caps on one submission
+MAX_DEPTH = 16                     # folder levels below the unit folder that are read
+MAX_ENTRIES = 5_000                # files, folders and links looked at
+MAX_TOTAL_BYTES = 256 * 2**20      # all files read (hashed) together
+MAX_FILE_BYTES = 64 * 2**20        # one notebook or .py file
+MAX_NOTEBOOK_CONTAINERS = 500_000  # JSON objects and arrays in one notebook (bounds memory)
+MAX_CELLS = 500                    # code cells graded
+MAX_SOURCE_BYTES = 8 * 2**20       # source of all graded cells together (UTF-8)
+
 SKIP_DIRS = {".ipynb_checkpoints", "__pycache__", ".git", ".grader"}
+CODE_SUFFIXES = (".ipynb", ".py")
 
 
 @dataclass(frozen=True)
@@ -29,56 +47,186 @@ class Submission:
     problems: list[str] = field(default_factory=list)
 
 
+# ------------------------------------------------ the bounded walk
+@dataclass(frozen=True)
+class Entry:
+    """One thing below the walked folder; `rel` is its '/'-separated path as the file system spells it."""
+
+    rel: str
+    kind: str               # file | link | other | over (a file past MAX_TOTAL_BYTES) | error
+    size: int = 0
+    errno: int | None = None
+
+    @property
+    def shown(self) -> str:
+        """The path as it may be printed or stored (control characters escaped)."""
+        return printable(self.rel)
+
+
+@dataclass
+class Walk:
+    entries: list[Entry] = field(default_factory=list)   # files of a folder (sorted), then its sub-folders
+    limits: list[str] = field(default_factory=list)      # the caps that were hit, as notes for the student
+
+
+def walk(folder: Path) -> Walk:
+    """Every file and link below `folder`, iteratively, never following links, within the caps.
+
+    The order is os.walk's (a folder's files sorted by name, then each sub-folder in
+    turn). Folders named in SKIP_DIRS or starting with '.' are not entered.
+    """
+    result = Walk()
+    seen = total = 0
+    too_deep: list[str] = []
+    over: list[Entry] = []
+    stack: list[tuple[Path, str, int]] = [(folder, "", 0)]
+    while stack:
+        path, prefix, depth = stack.pop()
+        try:
+            with os.scandir(path) as it:
+                items = list(islice(it, MAX_ENTRIES - seen + 1))
+        except OSError as exc:
+            result.entries.append(Entry(prefix.rstrip("/") or ".", "error", errno=exc.errno))
+            continue
+        if seen + len(items) > MAX_ENTRIES:
+            items = items[: MAX_ENTRIES - seen]
+            result.limits.append(f"the submission has more than {MAX_ENTRIES:,} files and folders; "
+                                 "the rest were not read")
+            stack.clear()
+        seen += len(items)
+        folders = []
+        for item in sorted(items, key=lambda i: i.name):
+            rel = prefix + item.name
+            try:
+                if item.is_symlink():
+                    result.entries.append(Entry(rel, "link"))
+                elif item.is_dir(follow_symlinks=False):
+                    if item.name not in SKIP_DIRS and not item.name.startswith("."):
+                        folders.append(item)
+                elif item.is_file(follow_symlinks=False):
+                    size = item.stat(follow_symlinks=False).st_size
+                    if total + size > MAX_TOTAL_BYTES:
+                        over.append(Entry(rel, "over", size))
+                        result.entries.append(over[-1])
+                    else:
+                        total += size
+                        result.entries.append(Entry(rel, "file", size))
+                else:
+                    result.entries.append(Entry(rel, "other"))
+            except OSError as exc:
+                result.entries.append(Entry(rel, "error", errno=exc.errno))
+        for item in reversed(folders):
+            if depth + 1 > MAX_DEPTH:
+                too_deep.append(prefix + item.name)
+            else:
+                stack.append((Path(item.path), prefix + item.name + "/", depth + 1))
+        if result.limits:
+            break
+    if too_deep:
+        result.limits.append(f"folders nested more than {MAX_DEPTH} levels deep were not read "
+                             f"(first: {clip(printable(too_deep[0]), 120)})")
+    if over:
+        result.limits.append(f"{len(over)} file(s) were not read: all files together may hold at most "
+                             f"{size_text(MAX_TOTAL_BYTES)} (first: {clip(over[0].shown, 120)}, "
+                             f"{size_text(over[0].size)})")
+    return result
+
+
+def size_text(size: int) -> str:
+    """'65 MiB', '120 KiB' or '300 bytes'."""
+    if size >= 2**20:
+        return f"{size // 2**20} MiB"
+    return f"{size // 2**10} KiB" if size >= 2**10 else f"{size} bytes"
+
+
+class TooLarge(OSError):
+    """A file over the size allowed for it."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(0, f"{size_text(size)}, over the {size_text(limit)} limit")
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file, never following a link; OSError when it is not one, TooLarge over `limit`."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(0, "not a regular file")
+        if info.st_size > limit:
+            raise TooLarge(info.st_size, limit)
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(len(data), limit)
+    return data
+
+
+# ------------------------------------------------ cells
 def collect(path: Path) -> Submission:
     """Read a notebook, a .py file, or every such file below a folder."""
     sub = Submission()
     if path.is_symlink():
-        sub.problems.append(f"{path.name} is a symbolic link; it was not followed")
+        sub.problems.append(f"{printable(path.name)} is a symbolic link; it was not followed")
         return sub
+    budget = _Budget()
     if path.is_dir():
-        for file in _code_files(path, sub):
-            _add_file(file, file.relative_to(path).as_posix(), sub)
+        listing = walk(path)
+        code = [e for e in listing.entries if e.rel.endswith(CODE_SUFFIXES)
+                and not any(part.startswith(".") for part in e.rel.split("/"))]
+        for entry in sorted(code, key=lambda e: e.rel.split("/")):
+            if entry.kind == "link":
+                sub.problems.append(f"{entry.shown} is a symbolic link; it was not followed")
+            elif entry.kind in ("file", "error"):
+                _add_file(path / entry.rel, entry.shown, sub, budget)
+        sub.problems.extend(listing.limits)
     elif path.is_file():
-        _add_file(path, path.name, sub)
+        _add_file(path, printable(path.name), sub, budget)
     else:
-        sub.problems.append(f"{path} does not exist")
+        sub.problems.append(f"{printable(path)} does not exist")
+    sub.problems = capped(sub.problems, what="more problems with files")
+    sub.problems.extend(budget.notes())
     return sub
 
 
-def _code_files(folder: Path, sub: Submission) -> list[Path]:
-    found = []
-    for item in sorted(folder.rglob("*")):
-        rel = item.relative_to(folder)
-        if any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts):
-            continue
-        if item.suffix not in (".ipynb", ".py"):
-            continue
-        if item.is_symlink() or any(p.is_symlink() for p in _parents_within(item, folder)):
-            sub.problems.append(f"{rel.as_posix()} is a symbolic link; it was not followed")
-            continue
-        if item.is_file():
-            found.append(item)
-    return found
+class _Budget:
+    """How many cells and bytes of source are still allowed; what was left out."""
+
+    def __init__(self) -> None:
+        self.cells = self.bytes = 0
+        self.dropped_cells: list[str] = []
+        self.dropped_bytes: list[str] = []
+
+    def admit(self, source: str, origin: str) -> bool:
+        size = len(source.encode("utf-8", "surrogatepass"))
+        if self.cells >= MAX_CELLS:
+            self.dropped_cells.append(origin)
+            return False
+        if self.bytes + size > MAX_SOURCE_BYTES:
+            self.dropped_bytes.append(origin)
+            return False
+        self.cells += 1
+        self.bytes += size
+        return True
+
+    def notes(self) -> list[str]:
+        notes = []
+        if self.dropped_cells:
+            notes.append(f"only the first {MAX_CELLS} code cells were graded; {len(self.dropped_cells)} more "
+                         f"were not (first: {clip(self.dropped_cells[0], 120)})")
+        if self.dropped_bytes:
+            notes.append(f"{len(self.dropped_bytes)} cell(s) were not graded: the code may hold at most "
+                         f"{size_text(MAX_SOURCE_BYTES)} in all (first: {clip(self.dropped_bytes[0], 120)})")
+        return notes
 
 
-def _parents_within(item: Path, folder: Path) -> list[Path]:
-    parents = []
-    for parent in item.parents:
-        if parent == folder:
-            break
-        parents.append(parent)
-    return parents
-
-
-def _add_file(file: Path, name: str, sub: Submission) -> None:
+def _add_file(file: Path, name: str, sub: Submission, budget: _Budget) -> None:
     try:
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            sub.problems.append(f"{name} is {size // 2**20} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit; skipped")
-            return
-        raw = file.read_bytes()
+        raw = read_bounded(file, MAX_FILE_BYTES)
+    except TooLarge as exc:
+        sub.problems.append(f"{name} is {exc.strerror}; skipped")
+        return
     except OSError as exc:
-        sub.problems.append(f"{name} could not be read: {exc.strerror}")
+        sub.problems.append(f"{name} could not be read: {exc.strerror or exc}; skipped")
         return
     try:
         text = raw.decode("utf-8-sig")
@@ -86,8 +234,9 @@ def _add_file(file: Path, name: str, sub: Submission) -> None:
         sub.problems.append(f"{name} is not UTF-8 text (bad byte at offset {exc.start}); skipped")
         return
     if file.suffix == ".py":
-        sub.cells.append(Cell(text, name))
-        sub.files.append(name)
+        if budget.admit(text, name):
+            sub.cells.append(Cell(text, name))
+            sub.files.append(name)
         return
     try:
         sources = notebook_sources(text)
@@ -96,15 +245,21 @@ def _add_file(file: Path, name: str, sub: Submission) -> None:
         return
     sub.files.append(name)
     for index, source in sources:
-        sub.cells.append(Cell(strip_magics(source), f"{name}, cell {index}"))
+        origin = f"{name}, cell {index}"
+        if budget.admit(source, origin):
+            sub.cells.append(Cell(strip_magics(source), origin))
 
 
 def notebook_sources(text: str) -> list[tuple[int, str]]:
     """Return (1-based cell number, source) for every code cell of a notebook."""
+    if text.count("{") + text.count("[") > MAX_NOTEBOOK_CONTAINERS:
+        raise ValueError(f"it holds more than {MAX_NOTEBOOK_CONTAINERS:,} JSON objects and lists")
     try:
         nb = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("its JSON is nested too deeply") from None
     if not isinstance(nb, dict):
         raise ValueError("the top level is not a JSON object")
     major = nb.get("nbformat", 4)
@@ -114,7 +269,7 @@ def notebook_sources(text: str) -> list[tuple[int, str]]:
     elif major == 4:
         cells, key = nb.get("cells"), "source"
     else:
-        raise ValueError(f"nbformat {major!r} is not supported (3 and 4 are)")
+        raise ValueError(f"nbformat {clip(printable(repr(major)), 40)} is not supported (3 and 4 are)")
     if not isinstance(cells, list):
         raise ValueError("it has no list of cells")
     result = []

@@ -42,11 +42,22 @@ def check_from_notebook(exercises: tuple[str, ...], *, unit: str | None, path: s
     """Check the named exercises (all of the unit when none are named)."""
     if os.environ.get("GRADER_WORKER"):
         return None  # inside a grading worker a check cell does nothing
+    from ..quiz.errors import QuizError
+    from ..report.safe import one_line, printable
+    from ..runner.session import WorkerFailure
+
     try:
         return _check(exercises, unit, path, device)
-    except GraderError as exc:
-        print(f"grader: {exc}")
-        return None
+    except (GraderError, QuizError) as exc:
+        print(f"grader: {printable(exc, newlines=True)}")
+    except WorkerFailure as exc:
+        print(f"grader: error: {one_line(exc, 400)}")
+    except Exception as exc:  # noqa: BLE001  (a grader failure is one line in the notebook, not a traceback)
+        if os.environ.get("GRADER_DEBUG"):
+            raise
+        print(f"grader: internal error: {type(exc).__name__}: {one_line(exc, 500)} "
+              "(set GRADER_DEBUG=1 for the traceback)")
+    return None
 
 
 def _check(exercises: tuple[str, ...], unit_id: str | None, path: str | None, device: str) -> CheckReport | None:

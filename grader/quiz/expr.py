@@ -47,7 +47,9 @@ class ParseError(ValueError):
         self.pos = max(0, min(pos, len(text)))
 
     def caret(self) -> str:
-        """Return the offending line with a caret under the problem position."""
+        """Return the offending line with a caret under the problem position (control characters escaped)."""
+        from grader.report.safe import printable
+
         line = self.text.replace("\n", " ").replace("\t", " ")
         if len(line) > 120:  # keep a window around the problem
             start = max(0, self.pos - 60)
@@ -56,7 +58,8 @@ class ParseError(ValueError):
             col = self.pos - start + len(prefix)
         else:
             col = self.pos
-        return f"    {line}\n    {' ' * col}^"
+        col = len(printable(line[:col]))
+        return f"    {printable(line)}\n    {' ' * col}^"
 
     def __str__(self) -> str:
         return f"{self.message}\n{self.caret()}"

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from grader.quiz.equiv import DEFAULT_TIMEOUT, DIFFERENT, EQUAL, compare_at_points, equivalent
 from grader.quiz.expr import Grammar, Node, ParseError, check_bounds, evaluate, parse
-from grader.quiz.model import AnswersError, Question, QuestionResult, QuizResult, Variant
+from grader.quiz.model import Question, QuestionResult, QuizResult, Variant
+from grader.report.safe import clip, printable
 
 _EMPTY = Grammar(frozenset())
 
@@ -43,21 +43,10 @@ class Formula:
 
 
 def read_answers(path: str | Path) -> dict[str, Any]:
-    """Read answers.toml; raise ``AnswersError`` with the line of a TOML mistake."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AnswersError(f"no answers file at {path}",
-                           "run `grader quiz UNIT` to answer the questions") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AnswersError(f"cannot read {path}: {exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise AnswersError(f"{path} is not valid TOML: {exc}",
-                           "each line should look like  question_id = answer ; "
-                           "text answers need double quotes, e.g. q3 = \"b\"") from None
+    """Read answers.toml within bounds; raise ``AnswersError`` with the line of a TOML mistake."""
+    from grader.quiz.answers_file import read_answers_file
+
+    return read_answers_file(path)
 
 
 # --------------------------------------------------------------------------
@@ -65,15 +54,28 @@ def read_answers(path: str | Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------
 
 
+MAX_SHAPE_DIGITS = 12   # one dimension of a shape answer
+MAX_UNKNOWN_KEYS = 20   # keys that are not questions, listed one by one
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A student's value for a message: repr, printable, clipped (a huge int has no repr)."""
+    try:
+        text = repr(value)
+    except ValueError:  # int too large to convert to text
+        text = "a number with thousands of digits"
+    return clip(printable(text), limit)
 
 
 def _parse_formula(text: str, grammar: Grammar) -> Node:
     try:
         return parse(text, grammar)
     except ParseError as exc:
-        raise AnswerFormatError(exc.message, exc.caret()) from None
+        raise AnswerFormatError(clip(printable(exc.message), 200), exc.caret()) from None
 
 
 def _option_id(value: Any, q: Question) -> str:
@@ -82,7 +84,7 @@ def _option_id(value: Any, q: Question) -> str:
         raise AnswerFormatError(f"write one option id in quotes, one of {', '.join(ids)}")
     oid = value.strip().strip("()").strip().lower()
     if oid not in ids:
-        raise AnswerFormatError(f"{value!r} is not an option; choose one of {', '.join(ids)}")
+        raise AnswerFormatError(f"{_shown(value)} is not an option; choose one of {', '.join(ids)}")
     return oid
 
 
@@ -123,18 +125,21 @@ def _integer(value: Any) -> int:
         exact = check_bounds(node, value)
         if exact is not None and exact.denominator == 1:
             return int(exact)
-    raise AnswerFormatError(f"write a whole number, e.g. 42 (got {value!r})")
+    raise AnswerFormatError(f"write a whole number, e.g. 42 (got {_shown(value)})")
 
 
 def _number(value: Any) -> float:
     if _is_int(value) or isinstance(value, float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
     elif isinstance(value, str):
         number = evaluate(_parse_formula(value, _EMPTY), {})
     else:
-        raise AnswerFormatError(f"write a number, e.g. 0.25 or \"1/4\" (got {value!r})")
+        raise AnswerFormatError(f"write a number, e.g. 0.25 or \"1/4\" (got {_shown(value)})")
     if not math.isfinite(number):
-        raise AnswerFormatError(f"{value!r} is not a finite number")
+        raise AnswerFormatError(f"{_shown(value)} is not a finite number")
     return number
 
 
@@ -142,7 +147,8 @@ _SHAPE_ITEMS = re.compile(r"^\s*\d+(\s*(,|x|×)\s*\d+)*\s*,?\s*$")
 
 
 def _shape(value: Any) -> tuple[int, ...]:
-    usage = f"write a shape as a list of whole numbers, e.g. [4, 16, 8, 8] (got {value!r})"
+    usage = f"write a shape as a list of whole numbers, e.g. [4, 16, 8, 8] (got {_shown(value)})"
+    too_big = f"a dimension has more than {MAX_SHAPE_DIGITS} digits: {usage}"
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("torch.Size(") and text.endswith(")"):
@@ -154,8 +160,13 @@ def _shape(value: Any) -> tuple[int, ...]:
                 text = text[1:-1]
         if not _SHAPE_ITEMS.match(text):
             raise AnswerFormatError(usage)
-        return tuple(int(v) for v in re.split(r"[\s,x×]+", text.strip()) if v)
+        items = [v for v in re.split(r"[\s,x×]+", text.strip()) if v]
+        if any(len(v) > MAX_SHAPE_DIGITS for v in items):
+            raise AnswerFormatError(too_big)
+        return tuple(int(v) for v in items)
     if isinstance(value, list) and value and all(_is_int(v) and v >= 0 for v in value):
+        if any(v >= 10**MAX_SHAPE_DIGITS for v in value):
+            raise AnswerFormatError(too_big)
         return tuple(value)
     raise AnswerFormatError(usage)
 
@@ -173,20 +184,30 @@ def _format_error(q: Question, exc: AnswerFormatError) -> QuestionResult:
     return QuestionResult(q.id, "format_error", f"format error: {exc}", 0.0, q.points)
 
 
+def _unreadable(q: Question, exc: Exception) -> QuestionResult:
+    return QuestionResult(q.id, "format_error", f"format error: the answer could not be read "
+                          f"({type(exc).__name__}); write it in a simpler form", 0.0, q.points)
+
+
 def _unknown_keys(variant: Variant, answers: Mapping[str, Any]) -> list[QuestionResult]:
     ids = {q.id for q in variant.questions}
-    return [QuestionResult(k, "unknown", f"{k!r} is not a question of {variant.unit}; ignored")
-            for k in answers if k not in ids]
+    unknown = [k for k in answers if k not in ids]
+    results = [QuestionResult(clip(printable(k), 64), "unknown", f"{_shown(k)} is not a question of {variant.unit}; "
+                              "ignored") for k in unknown[:MAX_UNKNOWN_KEYS]]
+    if len(unknown) > MAX_UNKNOWN_KEYS:
+        results.append(QuestionResult("...", "unknown", f"and {len(unknown) - MAX_UNKNOWN_KEYS} more keys that "
+                                      f"are not questions of {variant.unit}; ignored"))
+    return results
 
 
 def _describe(q: Question, parsed: Any) -> str:
     if q.kind == "multi":
         return "selected " + (", ".join(sorted(parsed)) or "nothing")
     if q.kind == "symbolic":
-        return f"read as {parsed.text.strip()}"
+        return f"read as {clip(printable(parsed.text.strip()), 200)}"
     if q.kind == "shape":
-        return f"read as {list(parsed)}"
-    return f"read as {parsed}"
+        return f"read as {clip(str(list(parsed)), 200)}"
+    return f"read as {clip(str(parsed), 200)}"
 
 
 def validate_answers(variant: Variant, answers: Mapping[str, Any]) -> list[QuestionResult]:
@@ -200,6 +221,9 @@ def validate_answers(variant: Variant, answers: Mapping[str, Any]) -> list[Quest
             parsed = parse_answer(q, answers[q.id])
         except AnswerFormatError as exc:
             results.append(_format_error(q, exc))
+            continue
+        except Exception as exc:  # noqa: BLE001  (one pathological answer is that question's result)
+            results.append(_unreadable(q, exc))
             continue
         results.append(QuestionResult(q.id, "ok", _describe(q, parsed), 0.0, q.points))
     return results + _unknown_keys(variant, answers)
@@ -218,9 +242,12 @@ def grade_answers(variant: Variant, answers: Mapping[str, Any], *, reveal: bool,
         except AnswerFormatError as exc:
             results.append(_format_error(q, exc))
             continue
+        except Exception as exc:  # noqa: BLE001  (one pathological answer is that question's result)
+            results.append(_unreadable(q, exc))
+            continue
         try:
             results.append(grade_one(q, parsed, reveal=reveal, timeout=timeout))
-        except (RecursionError, MemoryError, ArithmeticError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001  (RecursionError, MemoryError, ArithmeticError, ...)
             # one pathological answer must not stop the batch: record it and go on
             results.append(QuestionResult(q.id, "undecided", f"could not be checked "
                                           f"({type(exc).__name__}); write a simpler form",
@@ -283,7 +310,7 @@ def grade_one(q: Question, parsed: Any, *, reveal: bool,
     if q.kind in ("integer", "shape"):
         want = q.answer if q.kind == "integer" else tuple(q.answer)
         ok = parsed == want
-        got = parsed if q.kind == "integer" else list(parsed)
+        got = clip(str(parsed if q.kind == "integer" else list(parsed)), 80)
         key = str(q.answer)
         return _verdict(q, float(ok), f"incorrect: got {got}", reveal, key,
                         "" if ok else _mistake_hint(q, parsed))

@@ -7,6 +7,7 @@ from typing import Any
 
 from grader.quiz.model import Question, QuizResult, Variant
 from grader.quiz.variants import params_json
+from grader.report.safe import clip, printable
 
 HOW_TO_ANSWER = {
     "choice": 'one option id in quotes, e.g. "b"',
@@ -99,12 +100,15 @@ def difficulty_table(results: list[QuizResult]) -> str:
     full: dict[str, int] = {}
     for r in results:
         for q in r.questions:
-            if q.question_id not in stats:
-                order.append(q.question_id)
-                stats[q.question_id], full[q.question_id] = [], 0
-            fraction = q.score / q.max_score if q.max_score else 0.0
-            stats[q.question_id].append(fraction)
-            full[q.question_id] += fraction >= 1.0
+            if not q.max_score:
+                continue  # keys that are not questions (a student's answers.toml may hold any)
+            qid = clip(printable(q.question_id), 40)
+            if qid not in stats:
+                order.append(qid)
+                stats[qid], full[qid] = [], 0
+            fraction = q.score / q.max_score
+            stats[qid].append(fraction)
+            full[qid] += fraction >= 1.0
     if not order:
         return "no graded quiz results yet"
     width = max(12, max(len(qid) for qid in order))

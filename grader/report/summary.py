@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ..config import Unit
 from ..gradebook.export import max_total, total
 from ..gradebook.store import StoredGrade
+from .safe import printable
 
 
 @dataclass
@@ -69,7 +70,7 @@ def render_summary(s: Summary, *, width: int = 88, max_listed: int = 20) -> str:
     lines = [f"{s.unit}: {s.students} students; graded {s.graded}, unchanged and skipped {s.skipped}, "
              f"could not be graded {len(s.ungradable)}, grader errors {len(s.grader_errors)}  ({s.seconds:.1f} s)"]
     if s.aborted:
-        lines.append(f"ABORTED: {s.aborted}")
+        lines.append(f"ABORTED: {printable(s.aborted)}")
     name_w = max([len(e.name) for e in s.exercises] + [8])
     lines.append(f"  {'exercise':<{name_w}}  {'max':>5}  {'mean':>6}  {'median':>6}  {'full marks':>10}")
     for e in [*s.exercises, *([s.total] if s.total else [])]:
@@ -90,5 +91,6 @@ def render_summary(s: Summary, *, width: int = 88, max_listed: int = 20) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    text = text.replace("\n", " ")
+    """One printable line of at most width characters (reasons and names may come from a submission)."""
+    text = printable(text.replace("\n", " "))
     return text if len(text) <= width else text[: width - 3] + "..."

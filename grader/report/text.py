@@ -1,9 +1,14 @@
-"""Render results for a terminal: plain text, optional colour, fixed width."""
+"""Render results for a terminal: plain text, optional colour, fixed width.
+
+Notes, messages and quiz answers can hold text from the submission: every such string
+goes through `printable` here, so only this renderer's own colour codes reach the terminal.
+"""
 from __future__ import annotations
 
 import textwrap
 
 from ..results import ExerciseResult, UnitResult
+from .safe import printable
 
 GREEN, RED, DIM, BOLD, RESET = "\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
 
@@ -20,7 +25,7 @@ def render_unit(result: UnitResult, *, color: bool = False, width: int = 88, ver
     lines = [paint(BOLD, f"{result.unit}: {_fmt(result.score)} / {_fmt(result.max_score)} points")
              + f"  (device: {result.device})"]
     for note in result.notes:
-        lines.extend(textwrap.wrap(f"note: {note}", width, subsequent_indent="      "))
+        lines.extend(textwrap.wrap(f"note: {printable(note)}", width, subsequent_indent="      "))
     for ex in result.exercises.values():
         lines.extend(_exercise(ex, paint, width, verbose))
     if result.quiz is not None:
@@ -31,8 +36,8 @@ def render_unit(result: UnitResult, *, color: bool = False, width: int = 88, ver
 def _quiz(quiz: dict, paint, width: int) -> list[str]:  # noqa: ANN001
     title = "quiz (practice)" if quiz["practice"] else "quiz (answers checked for format only)"
     if quiz["error"]:
-        return [f"{paint(RED, 'OPEN')} {title}", *textwrap.wrap(quiz["error"], width, initial_indent="     ",
-                                                                 subsequent_indent="     ")]
+        return [f"{paint(RED, 'OPEN')} {title}", *textwrap.wrap(printable(quiz["error"]), width,
+                                                                 initial_indent="     ", subsequent_indent="     ")]
     lines = []
     questions = quiz["questions"]
     if quiz["practice"]:
@@ -44,9 +49,9 @@ def _quiz(quiz: dict, paint, width: int) -> list[str]:  # noqa: ANN001
     for qid, q in questions.items():
         if q["status"] == "ok" and (not quiz["practice"] or q["score"] >= q["max_score"]):
             continue
-        lines.append(f"   x  {qid}")
-        for line in q["message"].splitlines():
-            lines.append(f"        {line}")
+        lines.append(f"   x  {printable(qid)}")
+        for line in str(q["message"]).splitlines():
+            lines.append(f"        {printable(line)}")
     return lines
 
 
@@ -56,7 +61,7 @@ def _exercise(ex: ExerciseResult, paint, width: int, verbose: bool) -> list[str]
     head = f"{mark} {ex.name}  {_fmt(ex.score)}/{_fmt(ex.max_score)}  ({passed}/{len(ex.checks)} checks)"
     lines = [head]
     if ex.error:
-        lines.extend(textwrap.wrap(ex.error, width, initial_indent="     ", subsequent_indent="     "))
+        lines.extend(textwrap.wrap(printable(ex.error), width, initial_indent="     ", subsequent_indent="     "))
         return lines
     hints: list[str] = []
     shown: dict[str, int] = {}
@@ -79,7 +84,9 @@ def _exercise(ex: ExerciseResult, paint, width: int, verbose: bool) -> list[str]
         shown[message] = same
         more = f" (and {same - 1} more check{'s' * (same > 2)} with the same problem)" if same > 1 else ""
         lines.append(f"   {symbol} {check.name}{more}")
-        lines.extend(textwrap.wrap(message, width, initial_indent="        ", subsequent_indent="        "))
+        lines.extend(textwrap.wrap(printable(message), width, initial_indent="        ",
+                                   subsequent_indent="        "))
     for hint in hints:
-        lines.extend(textwrap.wrap(f"hint: {hint}", width, initial_indent="   ", subsequent_indent="         "))
+        lines.extend(textwrap.wrap(f"hint: {printable(hint)}", width, initial_indent="   ",
+                                   subsequent_indent="         "))
     return lines
