@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grader.checking import run_checks
 from grader.config import load_course
-from grader.notebook.collect import Submission
+from grader.notebook.collect import Cell, Submission
 from grader.results import UnitResult
 from grader.runner.inprocess import InProcessSession
 
@@ -16,11 +16,17 @@ COURSE = load_course(ROOT)
 
 
 def check_source(unit_id: str, source: str, exercises: list[str] | None = None) -> UnitResult:
-    """Check student source in-process (fast; no isolation): for catalogues of wrong code."""
+    """Check student source in-process (fast; no isolation): for catalogues of wrong code.
+
+    The source is also the submission's one cell (origin "<student>"), so the
+    trusted side's scan for forbidden shortcuts reads it as it would a notebook.
+    """
+    source = textwrap.dedent(source)
     namespace: dict = {"__name__": "__student__"}
-    exec(compile(textwrap.dedent(source), "<student>", "exec"), namespace)  # noqa: S102
+    exec(compile(source, "<student>", "exec"), namespace)  # noqa: S102
     unit = COURSE.unit(unit_id)
-    return run_checks(COURSE, unit, Submission(), InProcessSession(namespace), device="cpu", only=exercises)
+    submission = Submission(cells=[Cell(source, "<student>")])
+    return run_checks(COURSE, unit, submission, InProcessSession(namespace), device="cpu", only=exercises)
 
 
 def check_path(unit_id: str, path: Path, exercises: list[str] | None = None, device: str = "cpu") -> UnitResult:

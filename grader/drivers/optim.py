@@ -4,10 +4,13 @@ A wrong bias correction or a misplaced epsilon is small on one step but shows
 over a trajectory, so the driver feeds a fixed sequence of gradients through
 the student's step function and returns the parameters and the optimiser
 state after every step. Using torch.optim inside the step is detected with
-torch's global optimizer-step hook (an official API, nothing is patched).
+torch's global optimizer-step hook (an official API, nothing is patched), a
+second signal beside the trusted side's reading of the source (grader/static):
+a step that removes the hook fails as well.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any, Mapping
 
 import torch
@@ -30,6 +33,11 @@ def _as_tuple(out: Any, fn: str, count: int) -> tuple:
         if not isinstance(value, torch.Tensor):
             raise BadOutput(f"{fn} returned a {type(value).__name__} in its tuple; expected tensors")
     return tuple(out)
+
+
+def _hook_present(handle: Any) -> bool:
+    hooks = getattr(importlib.import_module("torch.optim.optimizer"), "_global_optimizer_pre_hooks", None)
+    return not isinstance(hooks, dict) or handle.id in hooks
 
 
 @register("optim_steps")
@@ -62,6 +70,9 @@ def optim_steps(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> dict
             before = snapshot([v for _, v in leaves])
             out = _as_tuple(fn(*args, **kwargs), fn_name, 1 + len(state))
             check_unmodified(fn_name, before, leaves)
+            if not _hook_present(handle):
+                raise ForbiddenOptimizer(f"{fn_name} removes torch's optimizer hooks, which this exercise does not "
+                                         "allow; write the update with tensor arithmetic")
             if stepped:
                 raise ForbiddenOptimizer(f"uses torch.optim.{stepped[0]}, which this exercise does not allow; "
                                          "write the update with tensor arithmetic")

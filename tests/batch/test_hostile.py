@@ -94,15 +94,17 @@ def build_class(sub: Path, gradebook: Path, csv: Path, port: int, strong: bool) 
             f"try:\n    subprocess.Popen(['sleep', '4242'])\nexcept OSError as exc:\n    print(exc)\n"
             f"if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
             f"        libc.prctl(15, b'{MARK[:10]}', 0, 0, 0)\n        time.sleep(1000)\n    os._exit(0)\n")
-    nb("a_fork_spawn", REF + [fork], REF)
+    # a module-level import of ctypes fails the exercises that forbid shortcuts (a trusted-side verdict on
+    # the source); a harmless stand-in cell gives check_source the same verdict without forking
+    nb("a_fork_spawn", REF + [fork], REF + ["import ctypes\n"])
     nb("a_os_exit", variant_cells("os_exit"), [c for c in REF if "def softmax_cross_entropy" not in c])
-    segv = "import ctypes\ndef multiclass_hinge_loss(scores, y, margin=1.0):\n    return ctypes.string_at(0)\n"
+    segv = "import faulthandler\ndef multiclass_hinge_loss(scores, y, margin=1.0):\n    return faulthandler._sigsegv()\n"
     nb("a_segfault", [c for c in REF if "def multiclass_hinge_loss" not in c] + [segv],
        [c for c in REF if "def multiclass_hinge_loss" not in c])
     nb("a_killpg_own", REF + ["import os, signal\nos.killpg(0, signal.SIGKILL)\n"], REF)
     # attacks on the grader's answer
-    nb("a_monkeypatch", variant_cells("monkeypatch_torch"),
-       [c for c in REF if "def softmax(" not in c])
+    nb("a_monkeypatch", variant_cells("monkeypatch_torch"),  # patching torch at load: the same verdict as builtins
+       [c for c in REF if "def softmax(" not in c] + ["import builtins\n"])
     nb("a_lying_tensor", variant_cells("lying_tensor"), [c for c in REF if "def softmax(" not in c])
     nb("a_fake_passed", variant_cells("fake_passed"), [c for c in REF if "def multiclass_hinge_loss" not in c])
     nb("a_big_output", REF + ["import sys\nline = 'x' * 1023 + '\\n'\nfor _ in range(40 * 1024):\n"

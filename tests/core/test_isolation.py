@@ -26,11 +26,12 @@ def test_hostile_notebook_fails_only_the_hostile_exercises(tmp_path):
         REFERENCE,  # every function right ...
         # ... then overridden by hostile versions:
         "import os\ndef delta_rule_update(w, x, target, lr):\n    os._exit(3)",
-        "import ctypes\ndef logistic_regression_step(w, b, X, y, lr):\n    ctypes.string_at(0)",
+        # (a crash without ctypes: importing ctypes would already fail the exercises that forbid shortcuts)
+        "import faulthandler\ndef logistic_regression_step(w, b, X, y, lr):\n    faulthandler._sigsegv()",
         "class Liar(torch.Tensor):\n    def __eq__(self, other):\n        return True\n"
         "def softmax(z, dim=-1):\n    return Liar(torch.zeros_like(z))",
-        "torch.allclose = lambda *a, **k: True\ntorch.equal = lambda *a, **k: True\n"
-        "def softmax_cross_entropy(scores, y):\n    print('All tests passed!' * 100)\n"
+        "def softmax_cross_entropy(scores, y):\n    torch.allclose = lambda *a, **k: True\n"
+        "    torch.equal = lambda *a, **k: True\n    print('All tests passed!' * 100)\n"
         "    return torch.zeros(()), torch.zeros_like(scores)",
         "class Boom(BaseException):\n    pass\n"
         "def multiclass_hinge_loss(scores, y, margin=1.0):\n    raise Boom('bye')",
@@ -51,7 +52,7 @@ def test_hostile_notebook_fails_only_the_hostile_exercises(tmp_path):
     assert "not run: logistic_regression_step timed out or crashed on 2 earlier checks" in \
         ex["logistic_regression_step"].checks[-1].message
     assert "Liar (a subclass of torch.Tensor)" in ex["softmax"].checks[0].message
-    assert "loss: got 0, which is off by" in ex["softmax_cross_entropy"].checks[0].message
+    assert "changes `torch.allclose` (Copy of work (2).ipynb, cell 9, line 2)" in ex["softmax_cross_entropy"].error
     assert "raised Boom: bye" in ex["multiclass_hinge_loss"].checks[0].message
 
 
