@@ -111,9 +111,7 @@ def _values(actual: np.ndarray, expected: np.ndarray, dtype: str, tolerance: Tol
         with np.errstate(invalid="ignore", over="ignore"):
             diff = np.abs(a - e)
             limit = atol + rtol * np.abs(e)
-            both_nan = np.isnan(a) & np.isnan(e)
-            same_inf = np.isinf(a) & np.isinf(e) & (np.sign(a) == np.sign(e))
-            bad = ~((diff <= limit) | both_nan | same_inf)
+        bad = ~close(a, e, rtol, atol)
         diff = np.where(bad & ~np.isfinite(diff), np.inf, np.where(bad, diff, 0.0))
         allowed = limit
     count = int(np.count_nonzero(bad))
@@ -143,6 +141,24 @@ def _values(actual: np.ndarray, expected: np.ndarray, dtype: str, tolerance: Tol
         else:
             parts = [f"got {got} where {_expectation(expected.reshape(-1)[0])} was expected"]
     return Verdict(False, where + ", ".join(parts), "values")
+
+
+def close(actual: np.ndarray, expected: np.ndarray, rtol: float, atol: float, *,
+          any_nonfinite: bool = False) -> np.ndarray:
+    """Elementwise: |actual - expected| <= atol + rtol * |expected|, NaN equal to NaN, inf to inf of its sign.
+
+    With any_nonfinite, any non-finite value equals any other (inf, -inf and NaN alike):
+    for recognising a mistake whose overflow shows as NaN in one spelling and inf in another.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        near = np.abs(a - e) <= atol + rtol * np.abs(e)
+    if any_nonfinite:
+        return near | (~np.isfinite(a) & ~np.isfinite(e))
+    both_nan = np.isnan(a) & np.isnan(e)
+    same_inf = np.isinf(a) & np.isinf(e) & (np.sign(a) == np.sign(e))
+    return near | both_nan | same_inf
 
 
 def _expectation(value: Any) -> str:

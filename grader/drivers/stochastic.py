@@ -2,10 +2,11 @@
 
 A random output cannot be compared value by value with the reference's, so
 these drivers return observations about it instead: whether every output is
-0 or x times one common scale and what that scale is, the fraction of zeros,
-and whether the same generator seed gives the same output. The expected
-observations come from the reference (or, for the drop rate, from p itself
-with a statistical tolerance set in the unit's checks).
+0 or x times one common scale and what that scale is, whether every example
+gets its own mask, the fraction of zeros, and whether the same generator seed
+gives the same output. The expected observations come from the reference (or,
+for the drop rate, from p itself with a statistical tolerance set in the
+unit's checks).
 """
 from __future__ import annotations
 
@@ -72,8 +73,27 @@ def _values(raw: Any) -> np.ndarray:
     return raw.data.astype(np.float64)
 
 
+OWN_MASK = "each example gets its own mask"
+OWN_DRAW = "each value of an example is dropped on its own"
+
+
+def mask_independence(kept: np.ndarray) -> dict[str, bool]:
+    """Whether the mask varies between examples (rows) and within an example (columns).
+
+    A mask drawn per feature and shared by the batch repeats one row; one drawn
+    per example repeats one column. For a correct mask on the checks' shapes
+    (at least 40 rows and columns, 0.2 <= p <= 0.8), either happens with
+    probability below 1e-9.
+    """
+    if kept.ndim < 2 or kept.shape[0] < 2 or kept.shape[-1] < 2:
+        return {OWN_MASK: True, OWN_DRAW: True}
+    rows = kept.reshape(kept.shape[0], -1)
+    return {OWN_MASK: not bool((rows == rows[:1]).all()),
+            OWN_DRAW: not bool((kept == kept[..., :1]).all())}
+
+
 def measure_structure(raw: Any, inputs: dict, ctx: DriverContext) -> dict:
-    """Is every output 0 or x times one common scale, and what is that scale."""
+    """Is every output 0 or x times one common scale, what is that scale, and is the mask drawn per value."""
     out, x = _values(raw), np.asarray(inputs["x"].data, dtype=np.float64)
     kept = out != 0
     if not kept.any():
@@ -81,13 +101,14 @@ def measure_structure(raw: Any, inputs: dict, ctx: DriverContext) -> dict:
     ratio = out[kept] / x[kept]
     scale = float(ratio.mean())
     same = bool((np.abs(ratio - scale) <= 1e-5 * abs(scale) + 1e-12).all())
-    return {"dtype": raw.dtype, "some outputs are kept": True,
+    return {"dtype": raw.dtype, "some outputs are kept": True, **mask_independence(kept),
             "every output is 0 or x times one common scale": same, "scale of the kept outputs": scale}
 
 
 def measure_rate(raw: Any, inputs: dict, ctx: DriverContext) -> dict:
-    """The fraction of outputs set to zero."""
-    return {"fraction of outputs set to 0": float((_values(raw) == 0).mean())}
+    """Whether the mask is drawn per value, and the fraction of outputs set to zero."""
+    out = _values(raw)
+    return {**mask_independence(out != 0), "fraction of outputs set to 0": float((out == 0).mean())}
 
 
 def measure_seeded(raw: Any, inputs: dict, ctx: DriverContext) -> dict:

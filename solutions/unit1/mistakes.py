@@ -1,4 +1,5 @@
 """Typical wrong implementations for Unit 1, each recognised by the checks with a hint."""
+import numpy as np
 import torch
 
 from .shallow import ACTIVATIONS
@@ -42,6 +43,10 @@ def delta_rule_sign(w, x, target, lr):
 
 def delta_rule_no_lr(w, x, target, lr):
     return w + (target - x @ w) * x
+
+
+def delta_rule_returns_step(w, x, target, lr):
+    return lr * (target - x @ w) * x
 
 
 # logistic_regression_step -------------------------------------------------
@@ -93,6 +98,27 @@ def softmax_global_sum(z, dim=-1):
     return e / e.sum()
 
 
+LARGE_LOGIT = 80.0                                  # exp overflows float32 from about 88.7
+EXP_OVERFLOWS = {"float32": 88.7, "float64": 709.8}
+
+
+def softmax_overflowed(actual, expected, inputs):
+    """A pattern, not an implementation: on logits of magnitude ~1000, inf or NaN in the output; or
+    all-zero slices along dim exactly where exp(z) overflows (exp(z - log(sum(exp(z)))) = exp(z - inf)),
+    while the slices where it cannot overflow are right."""
+    z, dim = inputs["args"][0], inputs["kwargs"].get("dim", -1)
+    if np.abs(z.data).max() < LARGE_LOGIT:
+        return False
+    out = actual.data.astype(np.float64)
+    if not np.isfinite(out).all():
+        return True
+    overflows = z.data.max(axis=dim) > EXP_OVERFLOWS.get(z.dtype, 88.7)
+    zero = (out == 0).all(axis=dim)
+    right = np.isclose(out, expected.data, rtol=1e-4, atol=1e-6).all(axis=dim)
+    return bool(zero.any()) and bool((zero == overflows).all()) and bool(right[~overflows].all()) \
+        and bool((~overflows).any())
+
+
 # softmax_cross_entropy ----------------------------------------------------
 def _probs(scores):
     e = (scores - scores.amax(dim=1, keepdim=True)).exp()
@@ -103,7 +129,8 @@ def _ce_parts(scores, y):
     N = scores.shape[0]
     rows = torch.arange(N, device=scores.device)
     p = _probs(scores)
-    loss_sum = -p[rows, y].log().sum()
+    log_p = scores - scores.logsumexp(dim=1, keepdim=True)   # one bug at a time: the loss stays stable
+    loss_sum = -log_p[rows, y].sum()
     grad = p.clone()
     grad[rows, y] -= 1
     return N, rows, p, loss_sum, grad
@@ -122,6 +149,16 @@ def ce_grad_not_averaged(scores, y):
 def ce_grad_no_correct_class(scores, y):
     N, rows, p, loss_sum, grad = _ce_parts(scores, y)
     return loss_sum / N, p / N
+
+
+def ce_grad_averaged_twice(scores, y):
+    N, rows, p, loss_sum, grad = _ce_parts(scores, y)
+    return loss_sum / N, grad / N / N
+
+
+def ce_grad_sign_flipped(scores, y):
+    N, rows, p, loss_sum, grad = _ce_parts(scores, y)
+    return loss_sum / N, -grad / N
 
 
 def ce_no_max(scores, y):
@@ -156,6 +193,21 @@ def hinge_grad_no_correct_class(scores, y, margin=1.0):
     N, rows, margins = _hinge_parts(scores, y, margin)
     active = (margins > 0).to(scores.dtype)
     return margins.sum() / N, active / N
+
+
+def hinge_grad_only_correct_class(scores, y, margin=1.0):
+    N, rows, margins = _hinge_parts(scores, y, margin)
+    grad = torch.zeros_like(scores)
+    grad[rows, y] = -(margins > 0).to(scores.dtype).sum(dim=1)
+    return margins.sum() / N, grad / N
+
+
+def hinge_grad_not_averaged(scores, y, margin=1.0):
+    N, rows, margins = _hinge_parts(scores, y, margin)
+    active = (margins > 0).to(scores.dtype)
+    grad = active.clone()
+    grad[rows, y] = -active.sum(dim=1)
+    return margins.sum() / N, grad
 
 
 def hinge_summed(scores, y, margin=1.0):

@@ -71,6 +71,14 @@ def dropout_divides_by_zero(x, p, train=True, generator=None):
     return x * _keep(x, p, generator) / (1 - p)
 
 
+def dropout_scaled_twice(x, p, train=True, generator=None):
+    if not train or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+    return x * (_keep(x, p, generator) / (1 - p)) / (1 - p)
+
+
 def dropout_ignores_generator(x, p, train=True, generator=None):
     if not train or p == 0:
         return x
@@ -176,6 +184,18 @@ def pgd_no_projection(model, x, y, eps, alpha, steps, random_start=False, genera
         x_adv = (x_adv + eps * (2 * u - 1)).clamp(0, 1)
     for _ in range(steps):
         x_adv = (x_adv + alpha * _input_gradient(model, x_adv, y).sign()).clamp(0, 1)
+    return x_adv
+
+
+def pgd_grad_unprojected(model, x, y, eps, alpha, steps, random_start=False, generator=None):
+    x_step = x.clone()
+    if random_start:
+        u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        x_step = (x_step + eps * (2 * u - 1)).clamp(0, 1)
+    x_adv = x_step
+    for _ in range(steps):
+        x_step = x_step + alpha * _input_gradient(model, x_step, y).sign()   # never projected
+        x_adv = torch.min(torch.max(x_step, x - eps), x + eps).clamp(0, 1)
     return x_adv
 
 

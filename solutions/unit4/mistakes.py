@@ -13,6 +13,10 @@ def rnn_sigmoid(x, h, W_xh, W_hh, b):
     return sig(x @ W_xh + h @ W_hh + b)
 
 
+def rnn_relu(x, h, W_xh, W_hh, b):
+    return torch.relu(x @ W_xh + h @ W_hh + b)
+
+
 def rnn_no_activation(x, h, W_xh, W_hh, b):
     return x @ W_xh + h @ W_hh + b
 
@@ -62,6 +66,10 @@ def lstm_swapped_activations(*args):
 
 def lstm_sigmoid_candidate(*args):
     return _lstm(*args, cand=sig)
+
+
+def lstm_candidate_tanh_twice(*args):
+    return _lstm(*args, cand=lambda g: tanh(tanh(g)))
 
 
 def lstm_no_cell_tanh(*args):

@@ -157,6 +157,18 @@ class BlockReluBeforeAdd(ResidualBlock):
         return Y + (X if self.conv3 is None else self.conv3(X))
 
 
+class BlockExtraReluBeforeAdd(ResidualBlock):
+    def forward(self, X):
+        Y = F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(X))))))
+        return F.relu(Y + (X if self.conv3 is None else self.conv3(X)))
+
+
+class BlockReluBeforeAndAfterBn(ResidualBlock):
+    def forward(self, X):
+        Y = self.bn2(self.conv2(F.relu(self.bn1(F.relu(self.conv1(X))))))
+        return F.relu(Y + (X if self.conv3 is None else self.conv3(X)))
+
+
 class BlockReluBeforeBn(ResidualBlock):
     def forward(self, X):
         Y = self.bn2(self.conv2(self.bn1(F.relu(self.conv1(X)))))
