@@ -7,6 +7,7 @@ model and whether a training step forgot `optimizer.zero_grad()`.
 """
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
@@ -122,14 +123,6 @@ def adversarial_step(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) ->
             "parameters after training": [p.detach().clone() for p in model.parameters()]}
 
 
-def fgsm_accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, eps: float) -> float:
-    """Accuracy under the grader's own FGSM at eps (a measurement of a trained model)."""
-    X = X.detach().clone().requires_grad_(True)
-    loss = F.cross_entropy(model(X), y)
-    (grad,) = torch.autograd.grad(loss, X)
-    return accuracy(model, (X + eps * grad.sign()).clamp(0, 1).detach(), y)
-
-
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Run torch on one CPU thread: tiny models train many times faster than with contended threads."""
@@ -141,19 +134,26 @@ def one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-# Layers a trained model may be made of, so the trusted process can rebuild it
-# from plain weights and measure it without running any of the student's code.
-_PLAIN_LAYERS = {nn.ReLU: "ReLU", nn.Tanh: "Tanh", nn.Sigmoid: "Sigmoid", nn.ELU: "ELU", nn.GELU: "GELU",
-                 nn.Dropout: "Dropout", nn.Flatten: "Flatten", nn.Identity: "Identity"}
-_REBUILD = {name: kind for kind, name in _PLAIN_LAYERS.items()}
+# Layers a trained model may be made of, with the settings that change what they compute, so
+# the trusted process can rebuild exactly the student's model from plain data and measure it
+# without running any of the student's code. Dropout is rebuilt in eval mode: the identity.
+_PLAIN_LAYERS: dict[type, tuple[str, dict[str, type]]] = {
+    nn.ReLU: ("ReLU", {}), nn.Tanh: ("Tanh", {}), nn.Sigmoid: ("Sigmoid", {}), nn.Identity: ("Identity", {}),
+    nn.Dropout: ("Dropout", {}), nn.LeakyReLU: ("LeakyReLU", {"negative_slope": float}),
+    nn.ELU: ("ELU", {"alpha": float}), nn.GELU: ("GELU", {"approximate": str}),
+    nn.Flatten: ("Flatten", {"start_dim": int, "end_dim": int}),
+}
+_REBUILD = {name: (kind, settings) for kind, (name, settings) in _PLAIN_LAYERS.items()}
+_STANDARD = "(Linear, ReLU, Tanh, Sigmoid, LeakyReLU, ELU, GELU, Dropout, Flatten)"
 MAX_LAYERS = 64
+MAX_PARAMETERS = 500_000   # the trusted side attacks the model: bound its cost (the reference has 4,810)
 
 
 def describe_sequential(model: Any, name: str) -> list[dict]:
-    """An nn.Sequential of standard layers as plain data (layer types and weights)."""
+    """An nn.Sequential of standard layers as plain data (layer types, settings and weights)."""
     if type(model) is not nn.Sequential:
         raise BadOutput(f"{name} returned a {type(model).__name__}; return an nn.Sequential of standard layers "
-                        "(Linear, ReLU, Tanh, Sigmoid, LeakyReLU, ELU, GELU, Dropout, Flatten)")
+                        + _STANDARD)
     if len(model) > MAX_LAYERS:
         raise BadOutput(f"{name} returned a model of more than {MAX_LAYERS} layers")
     layers = []
@@ -162,13 +162,12 @@ def describe_sequential(model: Any, name: str) -> list[dict]:
         if kind is nn.Linear:
             bias = None if layer.bias is None else layer.bias.detach().clone()
             layers.append({"type": "Linear", "weight": layer.weight.detach().clone(), "bias": bias})
-        elif kind is nn.LeakyReLU:
-            layers.append({"type": "LeakyReLU", "negative_slope": float(layer.negative_slope)})
         elif kind in _PLAIN_LAYERS:
-            layers.append({"type": _PLAIN_LAYERS[kind]})
+            label, settings = _PLAIN_LAYERS[kind]
+            layers.append({"type": label, **{key: cast(getattr(layer, key)) for key, cast in settings.items()}})
         else:
             raise BadOutput(f"{name} returned a model whose layer {index} is a {kind.__name__}; use standard layers "
-                            "(Linear, ReLU, Tanh, Sigmoid, LeakyReLU, ELU, GELU, Dropout, Flatten)")
+                            + _STANDARD)
     return layers
 
 
@@ -176,6 +175,10 @@ def rebuild_sequential(layers: Any, ctx: DriverContext) -> nn.Sequential:
     """The model described by describe_sequential, built from torch's own layers (trusted side)."""
     if not isinstance(layers, list) or not 0 < len(layers) <= MAX_LAYERS:
         raise BadOutput("the returned model has no layers")
+    count = sum(value.data.size for layer in layers if isinstance(layer, dict)
+                for value in (layer.get("weight"), layer.get("bias")) if isinstance(value, Array))
+    if count > MAX_PARAMETERS:
+        raise BadOutput(f"the returned model has {count:,} parameters; at most {MAX_PARAMETERS:,} are measured")
     built: list[nn.Module] = []
     for layer in layers:
         kind = layer.get("type") if isinstance(layer, dict) else None
@@ -191,10 +194,15 @@ def rebuild_sequential(layers: Any, ctx: DriverContext) -> nn.Sequential:
                 if b is not None:
                     linear.bias.copy_(ctx.tensor(b))
             built.append(linear)
-        elif kind == "LeakyReLU":
-            built.append(nn.LeakyReLU(float(layer.get("negative_slope", 0.01))))
         elif kind in _REBUILD:
-            built.append(_REBUILD[kind]())
+            module, settings = _REBUILD[kind]
+            values = {key: layer.get(key) for key in settings}
+            if not all(type(value) is cast for value, cast in zip(values.values(), settings.values())):
+                raise BadOutput(f"a {kind} layer of the returned model has malformed settings")
+            try:
+                built.append(module(**values))
+            except (TypeError, ValueError, RuntimeError) as exc:
+                raise BadOutput(f"a {kind} layer of the returned model cannot be rebuilt: {exc}") from None
         else:
             raise BadOutput(f"the returned model has a layer of unknown type {kind!r}")
     return nn.Sequential(*built).eval()
@@ -202,10 +210,10 @@ def rebuild_sequential(layers: Any, ctx: DriverContext) -> nn.Sequential:
 
 @register("robust_training")
 def robust_training(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> dict:
-    """inputs: {"fn", "X_train", "y_train", "kwargs", ...}: a standard and an adversarially trained model.
+    """inputs: {"fn", "X_train", "y_train", "kwargs"}: a standard and an adversarially trained model.
 
     Returns both models as plain data; measure_robust_training evaluates them
-    in the trusted process.
+    in the trusted process, on a test split the worker never sees.
     """
     name = inputs["fn"]
     fn = ctx.lookup(ns, name)
@@ -219,29 +227,170 @@ def robust_training(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> 
     return models
 
 
-def measure_robust_training(raw: Any, inputs: dict, ctx: DriverContext) -> dict:
-    """Clean and FGSM accuracy of both models on the test set: by how much each misses its target (0 if met)."""
+# Robust accuracy, measured in the trusted process ------------------------------------------
+# A model can look robust only because attacks that follow its own gradients fail: logits
+# scaled by 1e4 saturate the softmax, so the gradient of cross-entropy is exactly 0 and FGSM
+# leaves every image as it was; a Tanh or Sigmoid driven into saturation by huge weights does
+# the same for any loss. That is gradient masking, not robustness (Athalye, Carlini & Wagner,
+# "Obfuscated gradients give a false sense of security", 2018). The measurement follows their
+# advice and Carlini et al., "On evaluating adversarial robustness" (2019):
+#   * a margin loss on the scores (Carlini & Wagner), whose gradient's sign does not care how
+#     the scores are scaled, besides FGSM on cross-entropy;
+#   * PGD from random starts in the eps-ball, restarted for the examples not yet fooled;
+#   * transfer attacks: inputs crafted on the grader's own models (passed in by the check),
+#     which the student's model cannot mask because they never use its gradients;
+#   * an eps sweep as a sanity check: at eps=0.5 every digit (pixels in [0, 1]) is within reach
+#     of the same grey image, so no classifier can stay accurate there; an attack on the
+#     model's own gradients that still leaves it accurate is not seeing the model.
+# An example counts as robust only when it survives every attack (per-example worst case).
+PGD_STEPS = 20
+PGD_RESTARTS = 2
+SANITY_EPS = 0.5
+
+
+def margin(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The best other class's score minus the true class's, per example (> 0: misclassified)."""
+    true = scores.gather(1, y[:, None]).squeeze(1)
+    others = scores.masked_fill(F.one_hot(y, scores.shape[1]).bool(), float("-inf"))
+    return others.amax(dim=1) - true
+
+
+def _predicts(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(X).argmax(dim=1) == y
+
+
+def fgsm_ce(model: nn.Module, X: torch.Tensor, y: torch.Tensor, eps: float) -> torch.Tensor:
+    """FGSM on cross-entropy: the attack a masked model is built to defeat."""
+    X_adv = X.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.cross_entropy(model(X_adv), y), X_adv)
+    return (X + eps * torch.nan_to_num(grad).sign()).clamp(0, 1).detach()
+
+
+def pgd_margin(model: nn.Module, X: torch.Tensor, y: torch.Tensor, eps: float, generator: torch.Generator, *,
+               steps: int = PGD_STEPS, restarts: int = PGD_RESTARTS) -> torch.Tensor:
+    """L-inf PGD ascending the margin from uniform random starts; each restart attacks the examples not yet fooled."""
+    alpha = 2.5 * eps / steps
+    worst = X.detach().clone()
+    todo = _predicts(model, X, y)
+    for _ in range(restarts):
+        index = todo.nonzero().squeeze(1)
+        if index.numel() == 0:
+            break
+        x, t = X[index], y[index]
+        noise = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        x_adv = (x + eps * (2 * noise - 1)).clamp(0, 1)
+        for _ in range(steps):
+            x_adv.requires_grad_(True)
+            (grad,) = torch.autograd.grad(margin(model(x_adv), t).sum(), x_adv)
+            x_adv = x_adv.detach() + alpha * torch.nan_to_num(grad).sign()
+            x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+        fooled = ~_predicts(model, x_adv, t)
+        worst[index[fooled]] = x_adv[fooled]
+        todo[index[fooled]] = False
+    return worst
+
+
+def _accuracy(hits: torch.Tensor) -> float:
+    return float(hits.double().mean())
+
+
+def robustness(model: nn.Module, X: torch.Tensor, y: torch.Tensor, eps: float, transfer: list[torch.Tensor],
+               generator: torch.Generator, *, sanity: bool = True) -> dict[str, float]:
+    """Clean accuracy, accuracy under each attack at eps, robust accuracy (per-example worst case)
+    and, with sanity, the highest accuracy left at SANITY_EPS by an attack on the model's own gradients."""
+    clean = _predicts(model, X, y)
+    survived = {"FGSM on cross-entropy": _predicts(model, fgsm_ce(model, X, y, eps), y),
+                "PGD on the margin": _predicts(model, pgd_margin(model, X, y, eps, generator), y)}
+    for k, X_transfer in enumerate(transfer):
+        survived[f"transfer {k + 1}"] = _predicts(model, X_transfer, y)
+    robust = clean.clone()
+    for hits in survived.values():
+        robust &= hits
+    out = {"clean": _accuracy(clean), "robust": _accuracy(robust)}
+    if sanity:
+        out["own gradients at sanity eps"] = max(
+            _accuracy(_predicts(model, fgsm_ce(model, X, y, SANITY_EPS), y)),
+            _accuracy(_predicts(model, pgd_margin(model, X, y, SANITY_EPS, generator, restarts=1), y)))
+    out.update({name: _accuracy(hits) for name, hits in survived.items()})
+    return out
+
+
+def robust_training_report(raw: Any, inputs: dict, ctx: DriverContext) -> dict[str, dict[str, float]]:
+    """robustness() of both returned models on the trusted test split (inputs include the case's private part);
+    the sanity check is made on the adversarially trained model."""
     if not isinstance(raw, dict) or set(raw) != {"standard", "adversarial"}:
         raise BadOutput("malformed result")
     X_test, y_test = ctx.tensor(inputs["X_test"]), ctx.tensor(inputs["y_test"])
-    eps, targets = float(inputs["eval_eps"]), inputs["targets"]
-    measured = {}
+    transfer = [ctx.tensor(x) for x in inputs["X_transfer"]]
+    eps = float(inputs["eval_eps"])
+    report = {}
     with one_thread():
         for label in ("standard", "adversarial"):
             model = rebuild_sequential(raw[label], ctx)
             params = list(model.parameters())
-            X = X_test.to(params[0].dtype) if params else X_test
-            measured[label] = (accuracy(model, X, y_test), fgsm_accuracy(model, X, y_test, eps))
-    gain = measured["adversarial"][1] - measured["standard"][1]
-    checks = [
-        (f"clean test accuracy of the standard model (target {targets['clean']:.2f}), short by",
-         targets["clean"] - measured["standard"][0]),
-        (f"clean test accuracy of the adversarially trained model (target {targets['clean_adv']:.2f}), short by",
-         targets["clean_adv"] - measured["adversarial"][0]),
-        (f"FGSM accuracy gain of adversarial=True over adversarial=False (target {targets['gain']:.2f}; "
-         "is every mini-batch step with adversarial=True an adversarial training step?), short by",
-         targets["gain"] - gain),
-        (f"FGSM accuracy at eps={eps} of the adversarially trained model (target {targets['robust']:.2f}), short by",
-         targets["robust"] - measured["adversarial"][1]),
+            dtype = params[0].dtype if params else X_test.dtype
+            X = X_test.to(dtype)
+            _check_scores(model, X, int(y_test.max()) + 1, label)
+            report[label] = robustness(model, X, y_test, eps, [x.to(dtype) for x in transfer], ctx.generator(),
+                                       sanity=label == "adversarial")
+    return report
+
+
+def _check_scores(model: nn.Module, X: torch.Tensor, classes: int, label: str) -> None:
+    """The model must map (N, features) images to (N, classes) scores."""
+    which = "adversarially trained" if label == "adversarial" else label
+    try:
+        with torch.no_grad():
+            shape = tuple(model(X).shape)
+    except (RuntimeError, IndexError, ValueError, TypeError) as exc:
+        raise BadOutput(f"the {which} model cannot take images of shape {tuple(X.shape)}: {exc}") from None
+    if shape != (len(X), classes):
+        raise BadOutput(f"the {which} model maps images of shape {tuple(X.shape)} to scores of shape {shape}; "
+                        f"expected {(len(X), classes)}")
+
+
+# What measure_robust_training reports: (key, what a student reads, "at least" or "at most"), in
+# the order a student should fix them; the targets come with the check.
+def robust_training_checks(inputs: dict) -> list[tuple[str, str, str]]:
+    """The measured figures of a robust_training case, each with its label and the side its target bounds."""
+    eps = float(inputs["eval_eps"])
+    return [
+        ("clean", "clean test accuracy of the standard model", "at least"),
+        ("clean_adv", "clean test accuracy of the adversarially trained model", "at least"),
+        ("sanity", "highest accuracy of the adversarially trained model under an attack on its own gradients "
+                   f"(FGSM on cross-entropy, PGD on the margin) at eps={SANITY_EPS}, where every digit is within "
+                   "reach of the same grey image", "at most"),
+        ("gain", f"robust accuracy gain of adversarial=True over adversarial=False at eps={eps}", "at least"),
+        ("robust", f"robust accuracy of the adversarially trained model at eps={eps}, the worst case over FGSM, "
+                   "PGD on the margin from random starts and transfer attacks", "at least"),
     ]
-    return {label: round(max(0.0, short), 4) for label, short in checks}
+
+
+def _bound(side: str, target: float) -> str:
+    return f"{side} {target:.2f}"
+
+
+def measure_robust_training(raw: Any, inputs: dict, ctx: DriverContext) -> dict[str, str]:
+    """Each figure of robust_training_report against its target: the bound itself when met, else the figure.
+
+    So a missed target reads "got '0.134', expected 'at least 0.30'"; the figure is rounded
+    towards the failing side, so that it never shows as the bound it misses.
+    """
+    report = robust_training_report(raw, inputs, ctx)
+    standard, adversarial = report["standard"], report["adversarial"]
+    figures = {"clean": standard["clean"], "clean_adv": adversarial["clean"],
+               "sanity": adversarial["own gradients at sanity eps"],
+               "gain": adversarial["robust"] - standard["robust"], "robust": adversarial["robust"]}
+    measured = {}
+    for key, label, side in robust_training_checks(inputs):
+        target, value = float(inputs["targets"][key]), figures[key]
+        met = value >= target if side == "at least" else value <= target
+        shown = math.floor(value * 1000) / 1000 if side == "at least" else math.ceil(value * 1000) / 1000
+        measured[label] = _bound(side, target) if met else f"{shown:.3f}"
+    return measured
+
+
+def robust_training_met(inputs: dict, ctx: DriverContext) -> dict[str, str]:
+    """The expected measurement, every target met (an oracle: the reference's figures are in the check's comment)."""
+    return {label: _bound(side, float(inputs["targets"][key])) for key, label, side in robust_training_checks(inputs)}

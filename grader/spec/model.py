@@ -20,6 +20,11 @@ class Case:
     a trained model). It runs in the trusted process on the student's output,
     the reference's and each mistake's, so the student's code cannot forge an
     observation. An oracle, when given too, returns observations directly.
+
+    `private` holds inputs for the trusted side only (a held-out test split,
+    the grader's own models): oracles and `measure` see `{**inputs,
+    **private}`, drivers and the worker see `inputs` alone. Nothing in
+    `private` is ever put in a request to the worker.
     """
 
     name: str
@@ -31,6 +36,11 @@ class Case:
     oracle: Callable[[dict, Any], Any] | None = None
     timeout: float | None = None
     measure: Callable[[Any, dict, Any], Any] | None = None
+    private: dict = field(default_factory=dict)
+
+    def trusted_inputs(self, inputs: dict) -> dict:
+        """The worker's inputs plus this case's private part: what oracles and measurements see."""
+        return {**inputs, **self.private} if self.private else inputs
 
 
 @dataclass(frozen=True)
