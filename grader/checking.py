@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from .runner.sandbox_api import Launcher
 from .runner.session import Budgets, Session
 from .spec.loader import UnitSpec, load_unit_spec
 from .spec.model import Case, Exercise
+from .static import Program, analyse, find_shortcuts, forbids, shortcut_message
 
 
 MAX_STALLS = 2  # after this many timeouts or crashes, the exercise's other checks are skipped
@@ -92,13 +93,14 @@ def run_checks(course: Course, unit: Unit, submission: Submission, session: Any,
                 plan = plan_unit(course, unit, device=device, only=only)
         spec, device = plan.spec, plan.device
         result = UnitResult(unit=unit.id, device=device, notes=list(submission.problems))
+        program = analyse(submission.cells)  # forbidden shortcuts are judged here, from the source
         if not submission.cells:
             result.notes.append("no code found: put your notebooks or .py files in the unit's folder")
         session.load()
         result.notes.extend(cell_notes([c.origin for c in submission.cells], session.cell_reports))
         for name, cases in plan.cases.items():
             config = unit.exercise(name)
-            result.exercises[name] = _run_exercise(course, spec, cases, config.points, session, device)
+            result.exercises[name] = _run_exercise(course, spec, cases, config.points, session, device, program)
         return result
     finally:
         session.close()
@@ -118,6 +120,7 @@ def plan_cases(course: Course, unit: Unit, spec: UnitSpec, device: str,
         for index, case in enumerate(exercise.cases(rng)):
             seed = case_seed(unit.id, name, index)
             inputs = wire.decode(wire.encode(case.inputs))
+            case = _with_plain_private(case, name)
             ctx = drivers.DriverContext(device=device, seed=seed)
             try:
                 expected = _reference_output(case, inputs, spec.reference, ctx)
@@ -128,13 +131,27 @@ def plan_cases(course: Course, unit: Unit, spec: UnitSpec, device: str,
     return plan
 
 
+def _with_plain_private(case: Case, exercise: str) -> Case:
+    """The case with its private part as plain data, like the inputs after their wire round trip.
+
+    The private part (a held-out test split, the grader's own models) is for
+    oracles and measurements; the worker's request is built from the inputs alone.
+    """
+    if not case.private:
+        return case
+    clash = sorted(set(case.private) & set(case.inputs))
+    if clash:
+        raise GraderFailure(f"check '{case.name}' of {exercise} names {', '.join(clash)} in both inputs and private")
+    return replace(case, private=wire.decode(wire.encode(case.private)))
+
+
 def _reference_output(case: Case, inputs: Any, namespace: dict, ctx: Any) -> Any:
     from . import drivers
 
     with _REFERENCE_LOCK:
         ctx.seed_torch()
         if case.oracle is not None:
-            return wire.decode(wire.encode(drivers.to_plain(case.oracle(inputs, ctx))))
+            return wire.decode(wire.encode(drivers.to_plain(case.oracle(case.trusted_inputs(inputs), ctx))))
         out = wire.decode(wire.encode(drivers.to_plain(drivers.get(case.driver)(namespace, inputs, ctx))))
         return _measured(case, out, inputs, ctx)
 
@@ -145,14 +162,19 @@ def _measured(case: Case, raw: Any, inputs: Any, ctx: Any) -> Any:
 
     if case.measure is None:
         return raw
-    return wire.decode(wire.encode(drivers.to_plain(case.measure(raw, inputs, ctx))))
+    return wire.decode(wire.encode(drivers.to_plain(case.measure(raw, case.trusted_inputs(inputs), ctx))))
 
 
 def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], points: float,
-                  session: Any, device: str) -> ExerciseResult:
+                  session: Any, device: str, program: Program | None = None) -> ExerciseResult:
     exercise = cases[0].exercise if cases else None
     result = ExerciseResult(name=exercise.name if exercise else "", max_score=points)
     if exercise is None:
+        return result
+    findings = find_shortcuts(program, exercise.entry, exercise.forbidden) if program is not None else []
+    if findings:  # decided from the source, in this process: nothing the worker reports can undo it
+        result.error = shortcut_message(findings, exercise.forbidden_hint)
+        result.checks = [CheckResult(p.case.name, False, result.error, p.case.weight) for p in cases]
         return result
     missing = [n for n in exercise.entry if n not in session.names]
     if missing:
@@ -194,8 +216,10 @@ def _verdict(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,
         text = f"{message}. Hint: {hint}" if hint else message
         return CheckResult(case.name, False, text, case.weight, hint)
 
-    if run.forbidden_used:
-        used = ", ".join(f"`{n}`" for n in run.forbidden_used)
+    # the worker's watch is a second signal: it can only cost points, and only for names this exercise forbids
+    reported = [n for n in run.forbidden_used if isinstance(n, str) and forbids(n, exercise.forbidden)]
+    if reported:
+        used = ", ".join(f"`{n}`" for n in reported)
         extra = f"; {exercise.forbidden_hint}" if exercise.forbidden_hint else ""
         return fail(f"uses {used}, which this exercise does not allow{extra}")
     if run.error is not None:
@@ -243,7 +267,7 @@ def _recognise(spec: UnitSpec, planned: PlannedCase, actual: Any, tolerance: Any
     from .hints import recognise
 
     return recognise(planned.exercise.mistakes, lambda index: _mistake_output(spec, planned, index, device),
-                     actual, planned.expected, planned.inputs, tolerance)
+                     actual, planned.expected, planned.case.trusted_inputs(planned.inputs), tolerance)
 
 
 def _mistake_output(spec: UnitSpec, planned: PlannedCase, index: int, device: str) -> Any:

@@ -3,6 +3,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from grader.compare import patterns
 from grader.spec import Case, Exercise, Mistake, call_inputs
 
 from . import mistakes as m
@@ -140,6 +141,10 @@ def ce_cases(rng):
     return cases
 
 
+LOG_SUM_EXP = ("take log-probabilities with log-sum-exp: log p = s - max - log(sum(exp(s - max))); "
+               "log(softmax(s)) is -inf once a probability underflows to 0 (scores that differ by more than ~745)")
+
+
 # multiclass_hinge_loss -----------------------------------------------------
 def hinge_oracle(inputs, ctx):
     """Loss from F.multi_margin_loss (rescaled to a sum over classes) and autograd's subgradient."""
@@ -167,11 +172,9 @@ def hinge_cases(rng):
     return cases
 
 
-SOFTMAX_SHORTCUTS = (
-    "torch.softmax", "torch.nn.functional.softmax", "torch.Tensor.softmax", "torch.special.softmax",
-    "torch.log_softmax", "torch.nn.functional.log_softmax", "torch.Tensor.log_softmax",
-)
-AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.grad")
+# Forbidden shortcuts are families (grader/static/families.py): every spelling of the operation.
+SOFTMAX_SHORTCUTS = ("softmax",)  # torch.softmax, F.log_softmax, z.softmax(), torch.special.*, nn.Softmax...
+AUTOGRAD = ("autograd",)  # loss.backward(), torch.autograd.*, torch.func.*, functorch
 
 EXERCISES = [
     Exercise(
@@ -193,6 +196,7 @@ EXERCISES = [
         mistakes=(
             Mistake("the error is target - prediction, not prediction - target", {"delta_rule_update": m.delta_rule_sign}),
             Mistake("scale the step by the learning rate lr", {"delta_rule_update": m.delta_rule_no_lr}),
+            Mistake("return the updated weights w + lr * error * x, not only the step", {"delta_rule_update": m.delta_rule_returns_step}),
         ),
     ),
     Exercise(
@@ -220,6 +224,7 @@ EXERCISES = [
             Mistake("normalise along the `dim` argument, not always along the last axis", {"softmax": m.softmax_last_axis}),
             Mistake("wrong axis: you normalised along dim 0", {"softmax": m.softmax_first_axis}),
             Mistake("sum along dim only (keepdim=True), not over the whole tensor", {"softmax": m.softmax_global_sum}),
+            Mistake("subtract the max along dim before exp: exp(1000) overflows to inf", when=m.softmax_overflowed),
         ),
     ),
     Exercise(
@@ -227,14 +232,17 @@ EXERCISES = [
         entry=("softmax_cross_entropy",),
         cases=ce_cases,
         outputs=("loss", "dscores"),
-        forbidden=SOFTMAX_SHORTCUTS + AUTOGRAD + (
-            "torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss"),
+        forbidden=SOFTMAX_SHORTCUTS + AUTOGRAD + ("cross_entropy",),  # F.cross_entropy, F.nll_loss, nn.NLLLoss...
         forbidden_hint="compute the loss and its gradient yourself",
         mistakes=(
             Mistake("average over the batch: you summed the loss and the gradient instead of taking the mean", {"softmax_cross_entropy": m.ce_summed}),
             Mistake("the loss is a mean, so divide the gradient by N as well", {"softmax_cross_entropy": m.ce_grad_not_averaged}),
             Mistake("the gradient is softmax(scores) minus 1 at the correct class; the correct-class term is missing", {"softmax_cross_entropy": m.ce_grad_no_correct_class}),
+            Mistake("divide the gradient by N once: you divided it twice", {"softmax_cross_entropy": m.ce_grad_averaged_twice}),
+            Mistake("the gradient is softmax(scores) minus the one-hot labels, not the other way round", {"softmax_cross_entropy": m.ce_grad_sign_flipped}),
             Mistake("subtract the row max before exp: large scores overflow", {"softmax_cross_entropy": m.ce_no_max}),
+            Mistake("subtract the row max before exp: large scores overflow", when=patterns.overflow((1,))),
+            Mistake(LOG_SUM_EXP, when=patterns.nonfinite_only((0,))),
         ),
     ),
     Exercise(
@@ -242,12 +250,14 @@ EXERCISES = [
         entry=("multiclass_hinge_loss",),
         cases=hinge_cases,
         outputs=("loss", "dscores"),
-        forbidden=AUTOGRAD + ("torch.nn.functional.multi_margin_loss",),
+        forbidden=AUTOGRAD + ("margin_loss",),  # F.multi_margin_loss, nn.MultiMarginLoss...
         forbidden_hint="compute the margins and the subgradient yourself",
         mistakes=(
             Mistake("skip j = y_i: the correct class contributes no margin to its own loss", {"multiclass_hinge_loss": m.hinge_includes_correct}),
             Mistake("the gradient is missing the correct-class term: minus the number of classes that violate the margin", {"multiclass_hinge_loss": m.hinge_grad_no_correct_class}),
+            Mistake("each class j != y_i that violates the margin gets +1 in the gradient; you wrote only the correct-class entry", {"multiclass_hinge_loss": m.hinge_grad_only_correct_class}),
             Mistake("average over the batch: you summed the loss and the gradient", {"multiclass_hinge_loss": m.hinge_summed}),
+            Mistake("the loss is a mean, so divide the gradient by N as well", {"multiclass_hinge_loss": m.hinge_grad_not_averaged}),
             Mistake("use the `margin` argument instead of a fixed 1", {"multiclass_hinge_loss": m.hinge_margin_one}),
         ),
     ),

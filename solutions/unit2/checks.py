@@ -3,6 +3,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from grader.compare import patterns
 from grader.drivers.value_graph import GRAPH_KINDS, torch_graph_oracle
 from grader.spec import Case, Exercise, Mistake, call_inputs
 
@@ -10,7 +11,10 @@ from . import mistakes as m
 
 DTYPES = (np.float32, np.float64)
 NAME = {np.float32: "float32", np.float64: "float64"}
-AUTOGRAD = ("torch.Tensor.backward", "torch.autograd.grad", "torch.autograd.backward")
+# Forbidden shortcuts are families (grader/static/families.py): every spelling of the operation.
+AUTOGRAD = ("autograd",)  # loss.backward(), torch.autograd.*, torch.func.*, functorch
+OPTIMISERS = ("optimiser", "foreach")  # anything under torch.optim, torch._fused_adam_, torch._foreach_*
+OPTIMISER_HINT = "write the update with tensor arithmetic"
 
 
 def _normal(rng, shape, dtype=np.float64, scale=1.0):
@@ -127,7 +131,16 @@ def mlp_cases(rng):
     args = {"X": _normal(rng, (5, 3), scale=4.0), "y": rng.integers(0, 3, 5), "params": params}
     cases.append(Case("large scores (subtract the max before exp)", call_inputs("mlp_loss_and_grads", args),
                       driver="call_nested", oracle=mlp_oracle))
+    params = {"W1": _normal(rng, (3, 4), scale=8.0), "b1": np.zeros(4),
+              "W2": _normal(rng, (4, 3), scale=8.0), "b2": np.zeros(3)}
+    args = {"X": _normal(rng, (5, 3), scale=30.0), "y": rng.integers(0, 3, 5), "params": params}
+    cases.append(Case("scores in the thousands (exp overflows even in float64 without the max)",
+                      call_inputs("mlp_loss_and_grads", args), driver="call_nested", oracle=mlp_oracle))
     return cases
+
+
+LOG_SUM_EXP = ("take log-probabilities with log-sum-exp: log p = s - max - log(sum(exp(s - max))); "
+               "log(softmax(s)) is -inf once a probability underflows to 0 (scores that differ by more than ~745)")
 
 
 # optimisers ------------------------------------------------------------------
@@ -288,8 +301,7 @@ def _mistakes(name, *pairs):
     return tuple(Mistake(hint, {name: fn}) for hint, fn in pairs)
 
 
-CLIP_SHORTCUTS = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_value_",
-                  "torch._foreach_norm", "torch._foreach_mul_", "torch._foreach_clamp_max_", "torch._foreach_clamp_min_")
+CLIP_SHORTCUTS = ("clip_grad", "foreach")  # torch.nn.utils.clip_grad_norm_, get_total_norm, torch._foreach_*
 
 EXERCISES = [
     Exercise(
@@ -315,7 +327,7 @@ EXERCISES = [
         name="affine_forward",
         entry=("affine_forward",),
         cases=affine_forward_cases,
-        forbidden=("torch.nn.functional.linear", "torch.addmm"),
+        forbidden=("linear",),  # F.linear, torch.addmm, nn.Linear...
         forbidden_hint="write it with @ and +",
         mistakes=_mistakes(
             "affine_forward",
@@ -362,11 +374,18 @@ EXERCISES = [
             ("the loss is a mean over the batch, so divide dscores by N", m.mlp_grads_summed),
             ("the gradient flows back through the ReLU only where the hidden pre-activation was positive", m.mlp_no_relu_mask),
             ("dscores is softmax(scores) minus 1 at the correct class", m.mlp_no_correct_class),
+            ("divide dscores by N once: you divided it twice", m.mlp_grads_averaged_twice),
+        ) + (
+            Mistake("subtract the row max from the scores before exp: large scores overflow",
+                    when=patterns.overflow((1,))),
+            Mistake(LOG_SUM_EXP, when=patterns.nonfinite_only((0,))),
         ),
     ),
     Exercise(
         name="sgd_momentum_step",
         entry=("sgd_momentum_step",),
+        forbidden=OPTIMISERS,
+        forbidden_hint=OPTIMISER_HINT,
         cases=sgd_cases,
         outputs=("w", "v"),
         mistakes=_mistakes(
@@ -379,6 +398,8 @@ EXERCISES = [
     Exercise(
         name="adagrad_step",
         entry=("adagrad_step",),
+        forbidden=OPTIMISERS,
+        forbidden_hint=OPTIMISER_HINT,
         cases=adagrad_cases,
         outputs=("w", "cache"),
         mistakes=_mistakes(
@@ -391,6 +412,8 @@ EXERCISES = [
     Exercise(
         name="rmsprop_step",
         entry=("rmsprop_step",),
+        forbidden=OPTIMISERS,
+        forbidden_hint=OPTIMISER_HINT,
         cases=rmsprop_cases,
         outputs=("w", "cache"),
         mistakes=_mistakes(
@@ -405,7 +428,8 @@ EXERCISES = [
         entry=("adam_step",),
         cases=adam_cases,
         outputs=("w", "m", "v"),
-        forbidden=("torch.optim.Adam", "torch.optim.AdamW"),
+        forbidden=OPTIMISERS,
+        forbidden_hint=OPTIMISER_HINT,
         mistakes=_mistakes(
             "adam_step",
             ("correct the bias of both moments: m_hat = m / (1 - beta1 ** t), v_hat = v / (1 - beta2 ** t)", m.adam_no_bias_correction),

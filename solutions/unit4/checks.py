@@ -17,10 +17,8 @@ DTYPES = (np.float32, np.float64)
 NAME = {np.float32: "float32", np.float64: "float64"}
 LOOSE = {np.float32: 1e-5, np.float64: None}  # float32: other devices sum in other orders
 
-RECURRENT_SHORTCUTS = (
-    "torch.lstm_cell", "torch.gru_cell", "torch.rnn_tanh_cell", "torch.rnn_relu_cell",
-    "torch.lstm", "torch.gru", "torch.rnn_tanh", "torch.rnn_relu",
-)
+# Forbidden shortcuts are families (grader/static/families.py): every spelling of the operation.
+RECURRENT_SHORTCUTS = ("recurrent",)  # torch.lstm_cell, nn.LSTMCell, nn.GRU, torch._VF...
 SHORTCUT_HINT = "write the gate equations yourself with matrix products, sigmoid and tanh"
 STACKED_LAYOUT = ("PyTorch stores the gate weights stacked as rows: W_ih is (G*H, D) and W_hh is (G*H, H), "
                   "so multiply x @ W_ih.T and h @ W_hh.T")
@@ -198,6 +196,7 @@ EXERCISES = [
         mistakes=_mistakes("rnn_step", (
             ("add the bias b before the tanh", m.rnn_no_bias),
             ("a vanilla RNN uses tanh, not sigmoid", m.rnn_sigmoid),
+            ("this RNN uses tanh, not ReLU", m.rnn_relu),
             ("apply tanh to the pre-activation", m.rnn_no_activation),
             (PLAIN_LAYOUT, m.rnn_transposed),
             ("W_hh is (H, H) and used as h @ W_hh; a transposed W_hh has the right shape but the wrong values",
@@ -218,6 +217,7 @@ EXERCISES = [
             (GATE_ORDER, m.lstm_order_gifo),
             (SWAPPED, m.lstm_swapped_activations),
             ("the cell candidate g uses tanh, not sigmoid", m.lstm_sigmoid_candidate),
+            ("apply tanh to the cell candidate g once: you applied it twice", m.lstm_candidate_tanh_twice),
             ("h_next = o * tanh(c_next): the tanh on the cell is missing", m.lstm_no_cell_tanh),
             ("the forget gate scales the previous cell state c, not h: c_next = f * c + i * g", m.lstm_forget_on_h),
             (STACKED_LAYOUT + "; reshaping W_ih to (D, 4H) mixes up its entries", m.lstm_reshaped_weights),

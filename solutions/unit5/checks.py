@@ -13,6 +13,10 @@ from grader.spec import Case, Exercise, Mistake, call_inputs
 from . import mistakes as m
 from .resnet import ResidualBlock, SmallResNet
 
+# A check whose answer is known in advance ("raises ValueError") could be faked by a worker that
+# patches the grader's own code, so it weighs little: under a tenth of its exercise (docs/security.md).
+PREDICTABLE = 0.3
+
 DTYPES = (np.float32, np.float64)
 NAME = {np.float32: "float32", np.float64: "float64"}
 LOOSE = {np.float32: 1e-5, np.float64: None}  # float32 sums run in other orders on other devices
@@ -54,7 +58,8 @@ def size_cases(rng):
     for values in TOO_SMALL:
         args = dict(zip(names, values))
         cases.append(Case(f"size={values[0]}, kernel_size={values[1]}, dilation={values[4]} raises ValueError",
-                          {**call_inputs("conv_output_size", args), "expect": "ValueError"}, driver="call_raises"))
+                          {**call_inputs("conv_output_size", args), "expect": "ValueError"}, driver="call_raises",
+                          weight=PREDICTABLE))
     return cases
 
 
@@ -244,7 +249,7 @@ def block_cases(rng):
     for cin, cout, use_1x1, stride in IMPOSSIBLE:
         cases.append(Case(f"{_title(cin, cout, use_1x1, stride)} cannot add its shortcut: raises ValueError",
                           {**_block_inputs(cin, cout, use_1x1, stride), "x": _normal(rng, (2, cin, 8, 8), np.float32)},
-                          driver="module_raises"))
+                          driver="module_raises", weight=PREDICTABLE))
     return cases
 
 
@@ -273,16 +278,9 @@ def resnet_cases(rng):
     return cases
 
 
-CONV_SHORTCUTS = (
-    "torch.nn.functional.conv2d", "torch.convolution", "torch._convolution", "torch.nn.functional.conv1d",
-    "torch.nn.functional.conv3d", "torch.nn.functional.conv_transpose2d", "torch.nn.functional.unfold",
-    "torch.nn.functional.fold",
-)
-POOL_SHORTCUTS = (
-    "torch.nn.functional.max_pool2d", "torch.max_pool2d", "torch.nn.functional.max_pool2d_with_indices",
-    "torch.nn.functional.adaptive_max_pool2d", "torch.nn.functional.max_pool1d", "torch.max_pool1d",
-    "torch.nn.functional.unfold",
-)
+# Forbidden shortcuts are families (grader/static/families.py): every spelling of the operation.
+CONV_SHORTCUTS = ("convolution", "windows")  # F.conv2d, torch.convolution, nn.Conv2d...; F.unfold, F.fold
+POOL_SHORTCUTS = ("pooling", "windows")  # F.max_pool2d, nn.MaxPool2d, F.adaptive_*pool*...; F.unfold
 ONE_BY_ONE = ("without a 1x1 convolution the shortcut is x itself: when the channels or the stride change, "
               "raise ValueError in __init__ (the addition is impossible)")
 
@@ -371,6 +369,10 @@ EXERCISES = [
                     {"ResidualBlock": m.BlockNoFinalRelu}),
             Mistake("no ReLU between bn2 and the addition: the ReLU comes after adding the shortcut",
                     {"ResidualBlock": m.BlockReluBeforeAdd}),
+            Mistake("remove the extra ReLU between bn2 and the addition: the only ReLU after bn2 comes after "
+                    "adding the shortcut", {"ResidualBlock": m.BlockExtraReluBeforeAdd}),
+            Mistake("one ReLU after bn1: remove the extra ReLU between conv1 and bn1",
+                    {"ResidualBlock": m.BlockReluBeforeAndAfterBn}),
             Mistake("apply bn1 to the output of conv1, then the ReLU", {"ResidualBlock": m.BlockReluBeforeBn}),
             Mistake("add the shortcut (x, or conv3(x)) to the main branch", {"ResidualBlock": m.BlockNoShortcut}),
             Mistake(ONE_BY_ONE, {"ResidualBlock": m.BlockNoShortcutCheck}),

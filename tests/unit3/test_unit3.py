@@ -6,11 +6,13 @@ they are not taken from solutions/unit3/mistakes.py.
 import importlib.util
 import math
 import shutil
+import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from grader.spec.loader import load_unit_spec
 from helpers import COURSE, ROOT, assert_fails_with, assert_references_pass, assert_starter_fails_every_exercise, check_path, check_source
 
 UNIT = "unit3"
@@ -27,6 +29,8 @@ def _load(name):
 
 REG = _load("regularization")
 ADV = _load("adversarial")
+load_unit_spec(COURSE, COURSE.unit(UNIT))
+DIGITS = sys.modules["_grader_course.unit3.checks"]   # the checks module the grader itself loaded
 
 
 def _exercise_names():
@@ -75,6 +79,11 @@ CATALOGUE = [
      "no square root", ""),
     ("l2_penalty", "def l2_penalty(params, lam):\n    return 0.5 * lam * sum((p * p).sum() for p in params)\n", "1/2", ""),
     ("l2_penalty", "def l2_penalty(params, lam):\n    return lam * sum(p.pow(2).mean() for p in params)\n", "do not average", ""),
+    ("dropout_forward", f'''
+def dropout_forward(x, p, train=True, generator=None):{DROPOUT_EDGES}
+    mask = torch.rand(x.shape[1], generator=generator, dtype=x.dtype, device=x.device) > p
+    return x * mask / (1 - p)
+''', "one random number per value", "each example gets its own mask: got False"),
     ("dropout_forward", f'''
 def dropout_forward(x, p, train=True, generator=None):{DROPOUT_EDGES}
     mask = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) > p
@@ -201,6 +210,17 @@ def fgsm_attack(model, x, y, eps):
 ''', None, "`.grad` of the model's parameters"),
     ("pgd_attack", GRAD + '''
 def pgd_attack(model, x, y, eps, alpha, steps, random_start=False, generator=None):
+    step = x.clone()
+    if random_start:
+        step = (step + eps * (2 * torch.rand(x.shape, generator=generator, dtype=x.dtype) - 1)).clamp(0, 1)
+    adv = step
+    for _ in range(steps):
+        step = step + alpha * input_grad(model, step, y).sign()
+        adv = torch.clamp(step, x - eps, x + eps).clamp(0, 1)
+    return adv
+''', "not at the unprojected point", ""),
+    ("pgd_attack", GRAD + '''
+def pgd_attack(model, x, y, eps, alpha, steps, random_start=False, generator=None):
     adv = x.clone()
     if random_start:
         adv = (adv + eps * (2 * torch.rand(x.shape, generator=generator, dtype=x.dtype) - 1)).clamp(0, 1)
@@ -268,7 +288,8 @@ def train_digits(X, y, adversarial=False, epochs=15, lr=0.01, batch_size=64, eps
             F.cross_entropy(model(X[i:i + batch_size]), y[i:i + batch_size]).backward()
             opt.step()
     return model
-''', None, "an adversarial training step?), short by: got 0.3"),
+''', "every mini-batch step must be an adversarial_training_step",
+     "robust accuracy gain of adversarial=True over adversarial=False at eps=0.15: got '0.000', expected 'at least 0.15'"),
 ]
 
 
@@ -393,7 +414,8 @@ drivers._REGISTRY["dropout_structure"] = lambda ns, inputs, ctx: {
     rate = [c for name, c in checks.items() if name.startswith("drop rate")]
     structure = [c for name, c in checks.items() if name.startswith("kept outputs")]
     assert rate and not any(c.passed for c in rate + structure)
-    assert "expected a tensor" in rate[0].message
+    # the trusted side's reading of the source refuses the grader import before any of it runs
+    assert rate[0].message.startswith("imports `grader.drivers` (forge.py, line 3)")
 
 
 def test_a_trained_model_must_be_made_of_standard_layers():
@@ -407,3 +429,223 @@ def train_digits(X, y, adversarial=False, **kwargs):
 """, ["adversarial_digits"]).exercises["adversarial_digits"]
     assert not result.passed
     assert "returned a Net; return an nn.Sequential of standard layers" in result.checks[0].message
+
+
+# adversarial_digits: robustness measured so that it cannot be masked -------------------------
+def _plainly_trained(activation, trick):
+    """A student's train_digits that trains normally and, with adversarial=True, applies a masking trick."""
+    return f'''
+def train_digits(X, y, adversarial=False, epochs=15, lr=0.01, batch_size=64, eps=0.1, alpha=0.04, steps=3, seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(64, 64), {activation}, nn.Linear(64, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        for i in range(0, len(X), batch_size):
+            opt.zero_grad()
+            F.cross_entropy(model(X[i:i + batch_size]), y[i:i + batch_size]).backward()
+            opt.step()
+    if adversarial:
+{trick}
+    return model
+'''
+
+
+SANITY = "under an attack on its own gradients (FGSM on cross-entropy, PGD on the margin) at eps=0.5"
+MASKING = {
+    # the softmax saturates, so the gradient of cross-entropy is exactly 0 and FGSM moves nothing
+    "logits scaled by 1e4": (_plainly_trained("nn.ReLU()", '''        with torch.no_grad():
+            model[2].weight *= 1e4
+            model[2].bias *= 1e4'''), SANITY),
+    # every hidden unit becomes a step: no gradient at all, for any loss
+    "hidden Tanh saturated by huge weights": (_plainly_trained("nn.Tanh()", '''        with torch.no_grad():
+            model[0].weight *= 1e3
+            model[0].bias *= 1e3'''), SANITY),
+    # saturated outputs tie, so this one also loses clean accuracy, which is what the message names first
+    "final Sigmoid saturated by huge weights": (_plainly_trained("nn.ReLU()", '''        with torch.no_grad():
+            model[2].weight *= 1e3
+            model[2].bias *= 1e3
+        model = nn.Sequential(*model, nn.Sigmoid())'''), "clean test accuracy of the adversarially trained model"),
+}
+
+
+@pytest.mark.parametrize("trick", list(MASKING))
+def test_gradient_masking_fails_with_its_hint(trick):
+    source, message = MASKING[trick]
+    assert_fails_with(UNIT, "adversarial_digits", HEADER + source, "gradient masking", message)
+
+
+def test_an_adversarially_trained_model_in_another_style_passes():
+    """Madry-style training from random starts, a wider network, a DataLoader: robust, so it passes."""
+    source = HEADER + '''
+def pgd_attack(model, x, y, eps, alpha, steps, random_start=False, generator=None):
+    delta = torch.zeros_like(x)
+    if random_start:
+        delta = torch.empty_like(x).uniform_(-eps, eps, generator=generator)
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        grad, = torch.autograd.grad(F.cross_entropy(model((x + delta).clamp(0, 1)), y), delta)
+        delta = (delta.detach() + alpha * grad.sign()).clamp(-eps, eps)
+    return (x + delta).clamp(0, 1).detach()
+
+def adversarial_training_step(model, optimizer, x, y, eps, alpha, steps):
+    x_adv = pgd_attack(model, x, y, eps, alpha, steps, random_start=True)
+    optimizer.zero_grad()
+    loss = F.cross_entropy(model(x), y) + F.cross_entropy(model(x_adv), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+def train_digits(X, y, adversarial=False, epochs=15, lr=0.01, batch_size=64, eps=0.1, alpha=0.04, steps=3, seed=0):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(X.shape[1], 128), nn.ReLU(), nn.Linear(128, 10)).to(X.device, X.dtype)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    data = torch.utils.data.TensorDataset(X, y)
+    for epoch in range(epochs):
+        for xb, yb in torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True):
+            if adversarial:
+                adversarial_training_step(net, optimizer, xb, yb, eps, alpha, steps)
+            else:
+                optimizer.zero_grad()
+                F.cross_entropy(net(xb), yb).backward()
+                optimizer.step()
+    return net
+'''
+    result = check_source(UNIT, source, ["adversarial_digits"]).exercises["adversarial_digits"]
+    assert result.passed, [c.message for c in result.checks]
+
+
+def _measure_digits(train_digits, seed):
+    """The check's measurements of train_digits(seed=seed), made in this process as the grader makes them."""
+    import numpy as np
+
+    from grader import drivers
+    from grader.drivers import attacks
+    from grader.runner import wire
+
+    (case,) = DIGITS.digits_cases(np.random.default_rng(0))
+    X, y = torch.from_numpy(case.inputs["X_train"]), torch.from_numpy(case.inputs["y_train"])
+    kwargs = {**case.inputs["kwargs"], "seed": seed}
+    raw = {label: wire.decode(wire.encode(drivers.to_plain(attacks.describe_sequential(
+        train_digits(X, y, adversarial=adversarial, **kwargs), "train_digits"))))
+        for label, adversarial in (("standard", False), ("adversarial", True))}
+    return attacks.robust_training_report(raw, case.trusted_inputs(case.inputs), drivers.DriverContext(seed=seed))
+
+
+def test_the_reference_clears_the_digits_targets_with_a_margin_on_other_seeds():
+    """The check passes seed 0; other seeds must pass too, with room to spare (as in the calibration comment)."""
+    targets = DIGITS.DIGITS_TARGETS
+    for seed in (1, 7):
+        report = _measure_digits(ADV.train_digits, seed)
+        standard, adversarial = report["standard"], report["adversarial"]
+        assert standard["clean"] >= targets["clean"] + 0.03
+        assert adversarial["clean"] >= targets["clean_adv"] + 0.03
+        assert adversarial["robust"] >= targets["robust"] + 0.05
+        assert adversarial["robust"] - standard["robust"] >= targets["gain"] + 0.05
+        assert adversarial["own gradients at sanity eps"] <= targets["sanity"] - 0.15
+
+
+def test_margin_pgd_and_transfer_see_through_scaled_logits():
+    """FGSM on cross-entropy is fooled by logits scaled by 1e4; PGD on the margin and the transfer attacks are not."""
+    import copy
+
+    from grader.drivers import attacks
+
+    torch.manual_seed(0)
+    X, y = torch.rand(64, 64), torch.randint(0, 10, (64,))
+    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(200):
+        optimizer.zero_grad()
+        F.cross_entropy(model(X), y).backward()
+        optimizer.step()
+    masked = copy.deepcopy(model)
+    with torch.no_grad():
+        masked[2].weight *= 1e4
+        masked[2].bias *= 1e4
+    transfer = [attacks.pgd_margin(model, X, y, 0.1, torch.Generator().manual_seed(1))]
+    honest = attacks.robustness(model, X, y, 0.1, transfer, torch.Generator().manual_seed(2))
+    scaled = attacks.robustness(masked, X, y, 0.1, transfer, torch.Generator().manual_seed(2))
+    assert honest["clean"] == scaled["clean"] == 1.0
+    assert honest["FGSM on cross-entropy"] < 0.5 and scaled["FGSM on cross-entropy"] == 1.0
+    assert scaled["PGD on the margin"] == honest["PGD on the margin"] < 0.5
+    assert scaled["robust"] <= honest["robust"] < 0.5
+    assert scaled["own gradients at sanity eps"] == 1.0 and honest["own gradients at sanity eps"] == 0.0
+
+
+def test_the_worker_never_receives_the_test_split():
+    """The digits check's test split and transfer images are private: they reach the measurement, never a request."""
+    from grader.checking import run_checks
+    from grader.notebook.collect import Submission
+    from grader.runner.inprocess import InProcessSession
+    from grader.runner.wire import Array
+
+    class Recording(InProcessSession):
+        def __init__(self, namespace):
+            super().__init__(namespace)
+            self.requests = []
+
+        def run(self, request, timeout):
+            self.requests.append(request)
+            return super().run(request, timeout)
+
+    namespace = {"__name__": "__student__"}
+    exec(compile((ROOT / "solutions" / UNIT / "adversarial.py").read_text(), "adversarial.py", "exec"), namespace)
+    session = Recording(namespace)
+    result = run_checks(COURSE, COURSE.unit(UNIT), Submission(), session, only=["adversarial_digits"])
+    assert result.exercises["adversarial_digits"].passed
+    _, _, X_test, _ = DIGITS._digits()
+    secret = {row.tobytes() for row in X_test} | {row.tobytes() for x in DIGITS._digits_transfer() for row in x}
+
+    def arrays(tree):
+        if isinstance(tree, Array):
+            yield tree.data
+        elif isinstance(tree, dict):
+            for value in tree.values():
+                yield from arrays(value)
+        elif isinstance(tree, (list, tuple)):
+            for value in tree:
+                yield from arrays(value)
+
+    (request,) = session.requests
+    sent = list(arrays(request))
+    assert sent and {"X_test", "y_test", "X_transfer"}.isdisjoint(request["inputs"])
+    assert sum(len(a) for a in sent if a.ndim == 2) == 1400
+    assert not any(row.astype("float32").tobytes() in secret for a in sent if a.ndim == 2 for row in a)
+
+
+def test_a_returned_model_is_rebuilt_with_its_layers_settings():
+    """The trusted side measures exactly the student's model: ELU's alpha, GELU's approximation, Flatten's dims."""
+    from grader import drivers
+    from grader.drivers import attacks
+    from grader.runner import wire
+
+    model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ELU(alpha=2.0), torch.nn.GELU(approximate="tanh"),
+                                torch.nn.LeakyReLU(0.2), torch.nn.Dropout(0.3), torch.nn.Linear(16, 10),
+                                torch.nn.Flatten(0)).eval()
+    layers = wire.decode(wire.encode(drivers.to_plain(attacks.describe_sequential(model, "train_digits"))))
+    rebuilt = attacks.rebuild_sequential(layers, drivers.DriverContext())
+    x = torch.randn(5, 64) * 3
+    assert torch.equal(rebuilt(x), model(x))
+
+
+def test_the_digits_read_from_scikit_learns_file_are_load_digits():
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X_train, y_train, X_test, y_test = DIGITS._digits()
+    perm = np.random.default_rng(0).permutation(len(digits.data))
+    assert np.array_equal(X_train, (digits.data[perm[:1400]] / 16).astype(np.float32))
+    assert np.array_equal(X_test, (digits.data[perm[1400:]] / 16).astype(np.float32))
+    assert np.array_equal(y_train, digits.target[perm[:1400]]) and np.array_equal(y_test, digits.target[perm[1400:]])
+
+
+@pytest.mark.parametrize("model,message", [
+    ("nn.Sequential(nn.Linear(64, 5))", "maps images of shape (397, 64) to scores of shape (397, 5); expected (397, 10)"),
+    ("nn.Sequential(nn.Linear(32, 10))", "the standard model cannot take images of shape (397, 64)"),
+    ("nn.Sequential(nn.Linear(64, 8000), nn.Linear(8000, 10))", "600,010 parameters; at most 500,000 are measured"),
+])
+def test_a_returned_model_that_cannot_be_measured_says_why(model, message):
+    source = HEADER + f"def train_digits(X, y, adversarial=False, **kwargs):\n    return {model}\n"
+    result = check_source(UNIT, source, ["adversarial_digits"]).exercises["adversarial_digits"]
+    assert not result.passed and message in result.checks[0].message, result.checks[0].message

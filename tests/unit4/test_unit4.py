@@ -53,6 +53,8 @@ RNN = [
      "a transposed W_hh has the right shape"),
     ("forgets h", "def rnn_step(x, h, W_xh, W_hh, b):\n    return torch.tanh(x @ W_xh + b)\n",
      "h @ W_hh; it is missing"),
+    ("relu", "def rnn_step(x, h, W_xh, W_hh, b):\n    return torch.relu(x @ W_xh + h @ W_hh + b)\n",
+     "uses tanh, not ReLU"),
     ("uses nn.RNNCell", """
 def rnn_step(x, h, W_xh, W_hh, b):
     cell = torch.nn.RNNCell(W_xh.shape[0], W_xh.shape[1]).to(x.dtype)
@@ -91,6 +93,7 @@ LSTM = [
     ("weights not transposed", _lstm_src(pre="x @ W_ih + b_ih + h @ W_hh + b_hh"), "multiply x @ W_ih.T"),
     ("one bias", _lstm_src(pre="x @ W_ih.T + h @ W_hh.T + b_ih"), "both biases"),
     ("old cell in h", _lstm_src(h_next="o * tanh(c)"), "uses the new cell state"),
+    ("tanh twice on the candidate", _lstm_src(act_g="(lambda t: tanh(tanh(t)))"), "you applied it twice"),
 ]
 
 

@@ -188,6 +188,10 @@ BLOCK = [
                                        "        return Y + skip"), "no ReLU between bn2 and the addition"),
     ("relu before bn", _block_src("        Y = self.bn2(self.conv2(self.bn1(F.relu(self.conv1(X)))))\n"
                                   "        return F.relu(Y + skip)"), "apply bn1 to the output of conv1"),
+    ("extra relu before the add", _block_src("        Y = F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(X))))))\n"
+                                             "        return F.relu(Y + skip)"), "remove the extra ReLU between bn2"),
+    ("extra relu before bn1", _block_src("        Y = self.bn2(self.conv2(F.relu(self.bn1(F.relu(self.conv1(X))))))\n"
+                                         "        return F.relu(Y + skip)"), "remove the extra ReLU between conv1"),
     ("no shortcut", _block_src("        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(X))))))"),
      "add the shortcut"),
     ("no ValueError", _block_src("        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(X))))) + skip)",
