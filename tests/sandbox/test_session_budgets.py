@@ -206,3 +206,45 @@ def test_a_zygote_killed_from_outside_is_replaced_and_the_check_retried():
     finally:
         s.close()
         launcher.close()
+
+
+HOG = """
+import os, time
+for _ in range(6):
+    if os.fork() == 0:
+        while True:
+            pass
+time.sleep(2.0)
+"""
+
+
+def test_a_jobs_whole_tree_shares_one_cpu(launcher):
+    s = session(launcher, [HOG, DOUBLE], Budgets(cell=10, load=10, submission=60))
+    try:
+        s.start()
+        if s._cpu() is None:
+            pytest.skip("no cgroup CPU accounting here (not root, or no cpu/cpuacct controller)")
+        started, cpu = time.monotonic(), s._cpu()
+        s.load()
+        wall, used = time.monotonic() - started, s._cpu() - cpu
+        # six busy processes on a 2-core machine would use both cores; the job's quota is one CPU
+        assert used < 1.25 * wall, (used, wall)
+        assert "f" in s.names
+    finally:
+        s.close()
+
+
+def test_a_check_that_waited_for_the_cpu_is_not_blamed_but_a_busy_loop_is(launcher):
+    sleepy = "import time\ndef f(x):\n    time.sleep(1.5)\n    return 2 * x\n"
+    busy = "import time\ndef g(x):\n    end = time.time() + 3\n    while time.time() < end:\n        pass\n    return x\n"
+    s = session(launcher, [sleepy, busy], Budgets(cell=5, load=10, submission=60))
+    try:
+        s.load()
+        if s._cpu() is None:
+            pytest.skip("no cgroup CPU accounting here")
+        # the job used almost no CPU in its first second: it was waiting, so it gets its time once more
+        assert s.run(request(), 1.0).error is None
+        timed_out = s.run(request("busy", fn="g"), 1.0)
+        assert timed_out.error["kind"] == "timeout"
+    finally:
+        s.close()
