@@ -15,19 +15,22 @@ from .cgroups import JobCgroup
 
 
 def uid_pids(uid: int) -> list[int]:
-    """Pids whose real uid is uid (scan of /proc)."""
+    """Live pids whose real uid is uid (scan of /proc); zombies are left out: no signal reaches them."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status") as f:
+                zombie = False
                 for line in f:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
+                    if line.startswith("State:"):
+                        zombie = line.split()[1] in ("Z", "X")
+                    elif line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid and not zombie:
                             found.append(int(entry))
                         break
-        except (OSError, ValueError):
+        except (OSError, ValueError, IndexError):
             pass
     return found
 
