@@ -115,13 +115,14 @@ def holders(folder: str | None = None) -> list[int]:
     return sorted(set(pids))
 
 
-def lease_slots(count: int, *, wait: float = 600.0,
-                on_wait: Callable[[str], None] | None = None) -> list[Lease]:
+def lease_slots(count: int, *, wait: float = 600.0, on_wait: Callable[[str], None] | None = None,
+                among: list[int] | None = None) -> list[Lease]:
     """Lease up to `count` free slots, at least one; wait up to `wait` seconds for the first.
 
-    Raises SandboxError when no slot user exists or none became free in time.
+    `among` limits the slots tried (default: every slot user of the machine). Raises
+    SandboxError when no slot user exists or none became free in time.
     """
-    slots = existing_slots()
+    slots = existing_slots() if among is None else [k for k in among if slot_user(k) is not None]
     if not slots:
         raise SandboxError("no sandbox slot users exist (run scripts/setup-sandbox.sh as root)")
     folder = _private_dir(os.path.join(_private_dir(run_dir()), "slots"))
