@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     checks = sys.modules["_grader_course.unit3.checks"]
     reference = sys.modules["_grader_course.unit3.adversarial"]
     torch.set_num_threads(1)
-    (case,) = checks.digits_cases(np.random.default_rng(0))
+    case = checks.digits_cases(np.random.default_rng(0))[0]   # the held-out check
     inputs = {**wire.decode(wire.encode(case.inputs)), **wire.decode(wire.encode(case.private))}
     ctx = drivers.DriverContext(device=args.device, seed=1)
     X = ctx.tensor(case.inputs["X_train"])

@@ -119,10 +119,18 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def spec_hash(course: Course, unit: Unit) -> str:
-    """A digest of everything besides the submission that a grade depends on."""
+def spec_hash(course: Course, unit: Unit, secret: str | None = None) -> str:
+    """A digest of everything besides the submission that a grade depends on.
+
+    That includes which cases decide it: the public ones, or the hidden ones of this
+    secret (by its fingerprint), so switching between them re-grades everyone.
+    """
+    from .secret import secret_fingerprint
+
+    cases = "public" if secret is None else f"hidden {secret_fingerprint(secret)}"
     h = hashlib.sha256()
     h.update(f"grader {__version__}\0{unit!r}\0{sorted(course.tolerances.items())!r}\0{course.limits!r}\0".encode())
+    h.update(f"cases {cases}\0".encode())
     folder = course.solutions_dir / unit.id
     for path in sorted(folder.glob("*.py")):
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -263,6 +271,7 @@ class BatchOptions:
     exam: bool = False
     launcher: str = "auto"           # auto | sandbox | local
     device: str = "cpu"
+    public: bool = False             # grade on the public cases (the instructor's trials), not the hidden ones
 
 
 @dataclass
@@ -292,15 +301,21 @@ class _Job:
 def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradebook, options: BatchOptions, *,
                 on_start: Callable[[str, int], None] | None = None,
                 on_outcome: Callable[[Outcome], None] | None = None,
-                on_wait: Callable[[str], None] | None = None) -> BatchReport:
+                on_wait: Callable[[str], None] | None = None,
+                on_note: Callable[[str], None] | None = None) -> BatchReport:
     """Grade every student in submissions into gradebook; returns what was done.
 
-    on_start(sandbox_report, jobs) is called once the launcher is up; on_outcome after each
-    student is recorded (for a progress bar).
+    The hidden cases, seeded from the course secret, decide the grades (a missing secret
+    file is created, and on_note(message) says so); options.public grades on the public
+    cases instead. on_start(sandbox_report, jobs) is called once the launcher is up;
+    on_outcome after each student is recorded (for a progress bar).
     """
+    from .secret import course_secret
+
     started = time.monotonic()
     folders, skipped_names = discover(submissions, unit.id, student=options.student)
-    spec = spec_hash(course, unit)
+    secret = None if options.public else course_secret(course, create=True, say=on_note)
+    spec = spec_hash(course, unit, secret)
     known = gradebook.fingerprints(unit.id)
     jobs, outcomes, by_hash = [], [], {}
     for folder in folders:
@@ -333,9 +348,9 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
         return report
     run_id = gradebook.begin_run(unit.id, choice.report, {
         "workers": workers, "force": options.force, "student": options.student, "exam": options.exam,
-        "launcher": options.launcher, "jobs": len(jobs)})
+        "launcher": options.launcher, "jobs": len(jobs), "cases": "public" if secret is None else "hidden"})
     try:
-        plan = plan_unit(course, unit, device=options.device)
+        plan = plan_unit(course, unit, device=options.device, secret=secret)
         entry_names = {n for ex in plan.spec.exercises.values() for n in ex.entry}
         _run_pool(course, unit, jobs, plan, entry_names, choice.launcher, workers, gradebook, spec, run_id,
                   report, on_outcome)

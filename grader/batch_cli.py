@@ -23,6 +23,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--feedback", type=Path, metavar="DIR", help="write DIR/<student>/<unit>.html feedback pages")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel slots (default: all cores)")
     p.add_argument("--force", action="store_true", help="re-grade unchanged submissions too")
+    p.add_argument("--public", action="store_true",
+                   help="grade on the public cases of `grader check` (your own trials), not the hidden cases")
     p.add_argument("--student", metavar="ID", help="grade only this student")
     p.add_argument("--json", action="store_true", help="print one JSON object with every student's scores")
     p.add_argument("--exam", action="store_true", help="refuse to grade unless every strong sandbox layer is in force")
@@ -57,8 +59,11 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
     if args.workers < 0:
         raise UsageError("--workers must be 0 (all cores) or more")
     options = BatchOptions(workers=args.workers, force=args.force, student=args.student, exam=args.exam,
-                           launcher=args.launcher, device=args.device)
+                           launcher=args.launcher, device=args.device, public=args.public)
     progress: list[Progress] = []
+    if args.public:
+        print("grader: grading on the public cases of `grader check` (--public), not the hidden ones",
+              file=sys.stderr, flush=True)
 
     def on_start(report: str, jobs: int) -> None:
         print(report, file=sys.stderr, flush=True)
@@ -73,7 +78,8 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
         try:
             report = grade_batch(course, unit, args.submissions, gradebook, options,
                                  on_start=on_start, on_outcome=on_outcome,
-                                 on_wait=lambda message: print(f"grader: {message}", file=sys.stderr, flush=True))
+                                 on_wait=lambda message: print(f"grader: {message}", file=sys.stderr, flush=True),
+                                 on_note=lambda message: print(f"grader: {message}", file=sys.stderr, flush=True))
         finally:
             if progress:
                 progress[0].finish()

@@ -18,7 +18,8 @@ from .config import Course, Unit
 from .errors import GraderFailure
 from .notebook.collect import Submission
 from .report.safe import cell_notes
-from .results import CheckResult, ExerciseResult, UnitResult
+from .release.layout import version_notes
+from .results import AT_GRADING, CheckResult, ExerciseResult, UnitResult
 from .runner import wire
 from .runner.sandbox_api import Launcher
 from .runner.session import Budgets, Session
@@ -39,15 +40,27 @@ class PlannedCase:
     expected: Any
     # each catalogued mistake's output on this case, computed on the first failure that needs it
     mistake_outputs: dict[int, Any] = field(default_factory=dict, repr=False)
+    hidden: bool = False  # a hidden case: its feedback never shows an expected value or its inputs
+
+
+@dataclass(frozen=True)
+class AtGrading:
+    """A check a student release lists but cannot run (its data or code stays with the instructor)."""
+
+    name: str
+    weight: float
+    reason: str
 
 
 @dataclass
 class UnitPlan:
     """Everything the trusted side computes before seeing any student: reusable across students."""
 
-    spec: UnitSpec
+    spec: UnitSpec | None   # None for a plan from a student release's data (grader.release.load)
     device: str
     cases: dict[str, list[PlannedCase]]
+    hidden: bool = False  # seeded from the course secret: feedback never shows an expected value
+    at_grading: dict[str, list[AtGrading]] = field(default_factory=dict)  # exercise -> checks not run here
 
 
 # torch's random generator is global: reference and mistake runs seed it, so
@@ -55,18 +68,40 @@ class UnitPlan:
 _REFERENCE_LOCK = threading.RLock()
 
 
-def plan_unit(course: Course, unit: Unit, *, device: str = "cpu", only: list[str] | None = None) -> UnitPlan:
-    """Load the unit's spec and compute every case's inputs and expected output once."""
+def plan_unit(course: Course, unit: Unit, *, device: str = "cpu", only: list[str] | None = None,
+              secret: str | None = None) -> UnitPlan:
+    """Load the unit's spec and compute every case's inputs and expected output once.
+
+    Without a secret these are the public cases (`grader check`); with the course
+    secret they are the hidden cases that decide the grade (`grader grade`).
+    """
     from .api import resolve_device
 
     device = resolve_device(device)
     spec = load_unit_spec(course, unit)
-    return UnitPlan(spec, device, plan_cases(course, unit, spec, device, only))
+    return UnitPlan(spec, device, plan_cases(course, unit, spec, device, only, secret=secret),
+                    hidden=secret is not None)
 
 
-def case_seed(unit: str, exercise: str, index: int) -> int:
-    """A stable seed for one case, independent of Python's hash randomisation."""
-    digest = hashlib.sha256(f"{unit}/{exercise}/{index}".encode()).digest()
+HIDDEN_SEED_TAG = b"dl-grader hidden case v1"
+
+
+def case_seed(unit: str, exercise: str, index: int, secret: str | None = None) -> int:
+    """A stable seed for one case, independent of Python's hash randomisation.
+
+    Index -1 seeds the exercise's case list, 0, 1, ... each case's run. Without a
+    secret: the public seed, sha256 of "unit/exercise/index". With the course
+    secret: sha256 over a domain tag, the secret, unit, exercise and index, each
+    length-prefixed, so nobody without the secret can compute a hidden seed.
+    """
+    if secret is None:
+        digest = hashlib.sha256(f"{unit}/{exercise}/{index}".encode()).digest()
+    else:
+        h = hashlib.sha256(HIDDEN_SEED_TAG)
+        for part in (secret, unit, exercise, str(index)):
+            data = part.encode("utf-8")
+            h.update(len(data).to_bytes(4, "little") + data)
+        digest = h.digest()
     return int.from_bytes(digest[:4], "little")
 
 
@@ -88,11 +123,16 @@ def run_checks(course: Course, unit: Unit, submission: Submission, session: Any,
     """Plan the cases (unless given), run them through a started-or-not session, and score them."""
     try:
         session.start()  # the worker imports torch while we plan
+        if plan is None and course.release is not None:  # a student release: the public checks are data
+            from .release.load import load_release_plan
+
+            plan = load_release_plan(course, unit, device=device, only=only)
         if plan is None:
             with _REFERENCE_LOCK:
                 plan = plan_unit(course, unit, device=device, only=only)
         spec, device = plan.spec, plan.device
         result = UnitResult(unit=unit.id, device=device, notes=list(submission.problems))
+        result.notes.extend(version_notes(course.version, submission.versions))
         program = analyse(submission.cells)  # forbidden shortcuts are judged here, from the source
         if not submission.cells:
             result.notes.append("no code found: put your notebooks or .py files in the unit's folder")
@@ -101,24 +141,36 @@ def run_checks(course: Course, unit: Unit, submission: Submission, session: Any,
         for name, cases in plan.cases.items():
             config = unit.exercise(name)
             result.exercises[name] = _run_exercise(course, spec, cases, config.points, session, device, program)
+            result.exercises[name].name = name
+            result.exercises[name].checks.extend(CheckResult(c.name, False, f"{AT_GRADING}: {c.reason}", c.weight,
+                                                             at_grading=True) for c in plan.at_grading.get(name, []))
         return result
     finally:
         session.close()
 
 
 def plan_cases(course: Course, unit: Unit, spec: UnitSpec, device: str,
-               only: list[str] | None) -> dict[str, list[PlannedCase]]:
-    """Build every case with its inputs and expected output (trusted side)."""
+               only: list[str] | None, *, secret: str | None = None) -> dict[str, list[PlannedCase]]:
+    """Build every case with its inputs and expected output (trusted side); public or, with a secret, hidden."""
     from . import drivers
 
     names = only or [e.name for e in unit.exercises]
     plan: dict[str, list[PlannedCase]] = {}
     for name in names:
         exercise = spec.exercises[name]
-        rng = np.random.default_rng(case_seed(unit.id, name, -1))
+        rng = np.random.default_rng(case_seed(unit.id, name, -1, secret))
+        # a hidden plan's case whose inputs are those of a public case (a fixed "raises ValueError") hides nothing
+        public = [] if secret is None else exercise.cases(np.random.default_rng(case_seed(unit.id, name, -1)))
+        public_inputs = {_inputs_digest(c) for c in public}
+        public_names = {c.name for c in public}
         planned = []
         for index, case in enumerate(exercise.cases(rng)):
-            seed = case_seed(unit.id, name, index)
+            if secret is not None and case.public_only:
+                continue   # a fixed example: its answer is known in advance, so it never decides a grade
+            hidden = secret is not None and _inputs_digest(case) not in public_inputs
+            if hidden and case.name not in public_names:   # a name drawn from the seed may show the inputs
+                case = replace(case, name=f"hidden check {len(planned) + 1}")
+            seed = case_seed(unit.id, name, index, secret)
             inputs = wire.decode(wire.encode(case.inputs))
             case = _with_plain_private(case, name)
             ctx = drivers.DriverContext(device=device, seed=seed)
@@ -126,9 +178,14 @@ def plan_cases(course: Course, unit: Unit, spec: UnitSpec, device: str,
                 expected = _reference_output(case, inputs, spec.reference, ctx)
             except Exception as exc:  # noqa: BLE001
                 raise GraderFailure(f"the reference for {name} failed on check '{case.name}': {exc!r}") from exc
-            planned.append(PlannedCase(exercise, case, seed, inputs, expected))
+            planned.append(PlannedCase(exercise, case, seed, inputs, expected, hidden=hidden))
         plan[name] = planned
     return plan
+
+
+def _inputs_digest(case: Case) -> bytes:
+    """What a case is run on, the worker's inputs and the trusted private part, as one digest."""
+    return hashlib.sha256(wire.encode(case.inputs) + wire.encode(case.private)).digest()
 
 
 def _with_plain_private(case: Case, exercise: str) -> Case:
@@ -239,7 +296,8 @@ def _verdict(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,
         except Exception as exc:  # noqa: BLE001  (malformed output from the student's side)
             return fail(f"the result could not be measured: {type(exc).__name__}: {exc}")
     tolerance = _tolerance(course, case)
-    verdict = compare_tree(actual, planned.expected, tolerance, names=exercise.outputs)
+    # a hidden case's feedback never shows an expected value (grader.compare.tensors, reveal)
+    verdict = compare_tree(actual, planned.expected, tolerance, names=exercise.outputs, reveal=not planned.hidden)
     if verdict.passed:
         return CheckResult(case.name, True, "passed", case.weight)
     return fail(verdict.message, _recognise(spec, planned, actual, tolerance, device))
@@ -262,7 +320,7 @@ def _tolerance(course: Course, case: Case):  # noqa: ANN202
     return tolerance
 
 
-def _recognise(spec: UnitSpec, planned: PlannedCase, actual: Any, tolerance: Any, device: str) -> str | None:
+def _recognise(spec: UnitSpec | None, planned: PlannedCase, actual: Any, tolerance: Any, device: str) -> str | None:
     """The hint(s) of the known mistakes that the student's failing output shows (see grader.hints)."""
     from .hints import recognise
 
@@ -270,12 +328,14 @@ def _recognise(spec: UnitSpec, planned: PlannedCase, actual: Any, tolerance: Any
                      actual, planned.expected, planned.case.trusted_inputs(planned.inputs), tolerance)
 
 
-def _mistake_output(spec: UnitSpec, planned: PlannedCase, index: int, device: str) -> Any:
+def _mistake_output(spec: UnitSpec | None, planned: PlannedCase, index: int, device: str) -> Any:
     """A catalogued mistake's output on this case, run through the case's driver here (once per plan)."""
     from . import drivers
     from .hints import NO_OUTPUT
 
     with _REFERENCE_LOCK:
+        if index not in planned.mistake_outputs and spec is None:  # a release's plan: its outputs came with it
+            return NO_OUTPUT
         if index not in planned.mistake_outputs:
             mistake = planned.exercise.mistakes[index]
             namespace = {**spec.reference, **mistake.replace}

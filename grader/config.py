@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError, unknown
 
 SCHEMA_VERSION = 1
 COURSE_FILE = "course.toml"
+RELEASE_FILE = "release.json"   # beside course.toml in a student release (grader/release/)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,18 @@ class Limits:
     submission_timeout: float = 120.0  # everything for one student: loading, reloading, every check
     memory_mb: int = 4096
     cpus: float = 1.0                  # CPU share of one worker's whole process tree (cgroup quota)
+
+
+@dataclass(frozen=True)
+class Grading:
+    """Where the course secret that seeds the hidden checks lives: a file or an environment variable.
+
+    course.toml names it, never holds it. The secret stays on the instructor's machine; a
+    student release has no [grading] table (grader.secret reads and creates the secret).
+    """
+
+    secret_file: str | None = ".grader-secret"   # relative to the course root
+    secret_env: str | None = None                 # "GRADER_..." (never passed to workers); used when set, before the file
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,9 @@ class Course:
     units: tuple[Unit, ...]
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
     limits: Limits = Limits()
+    version: str = ""   # [course] version: recorded in a release and in its notebooks
+    release: dict | None = None   # the parsed release.json of a student release; None in the instructor course
+    grading: Grading = Grading()   # [grading]: where the secret of the hidden checks is (grader.secret)
 
     def unit(self, unit_id: str) -> Unit:
         """Return the unit with this id or raise a helpful UsageError."""
@@ -115,7 +131,12 @@ def load_course(root: Path | None = None) -> Course:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    return _parse(root, data, path)
+    course = _parse(root, data, path)
+    if (root / RELEASE_FILE).exists():
+        from .release.layout import read_release_json
+
+        course = replace(course, release=read_release_json(root / RELEASE_FILE))
+    return course
 
 
 def _parse(root: Path, data: dict, path: Path) -> Course:
@@ -153,7 +174,31 @@ def _parse(root: Path, data: dict, path: Path) -> Course:
         units=units,
         tolerances=tolerances,
         limits=limits,
+        version=str(course.get("version", "")),
+        grading=_grading(data.get("grading", {}), path),
     )
+
+
+def _grading(raw: object, path: Path) -> Grading:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: [grading] must be a table")
+    if "secret" in raw:
+        raise ConfigError(f"{path}: [grading] holds a secret itself",
+                          "name where it is instead: secret_file = \".grader-secret\" or secret_env = \"GRADER_SECRET\"")
+    unknown_keys = sorted(set(raw) - {"secret_file", "secret_env"})
+    if unknown_keys:
+        raise ConfigError(f"{path}: unknown key(s) in [grading]: {', '.join(unknown_keys)}",
+                          "[grading] takes secret_file and secret_env")
+    for key in ("secret_file", "secret_env"):
+        if key in raw and (not isinstance(raw[key], str) or not raw[key].strip()):
+            raise ConfigError(f"{path}: [grading] {key} must be a non-empty string")
+    env = raw.get("secret_env")
+    if env is not None and not (env.startswith("GRADER_") and env.replace("_", "a").isalnum()):
+        raise ConfigError(f"{path}: [grading] secret_env = {env!r} must be a variable name starting with GRADER_",
+                          "workers never inherit GRADER_* variables, so student code cannot read the secret")
+    if not raw:
+        return Grading()
+    return Grading(secret_file=raw.get("secret_file"), secret_env=raw.get("secret_env"))
 
 
 def _unit(raw: dict, path: Path) -> Unit:

@@ -13,7 +13,8 @@ the predicates that units use in `Mistake.when` are built from these.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -154,30 +155,123 @@ def largest_input(inputs: Any) -> float:
 
 
 # Predicates for Mistake.when ---------------------------------------------------
+# Each factory returns a Pattern: a small frozen value (its kind and JSON arguments) that is
+# called like a function, so a release can ship it as data and rebuild it (`Pattern.from_json`).
 Predicate = Callable[[Any, Any, Any], bool]
 
+# exp overflows from about these arguments (float32: exp(88.7) > 3.4e38; float64: exp(709.8) > 1.8e308)
+EXP_OVERFLOWS = {"float16": 11.1, "float32": 88.7, "float64": 709.8}
 
-def overflow(at: Path = (), *, min_input: float = 0.0) -> Predicate:
+
+@dataclass(frozen=True)
+class Pattern:
+    """A predicate over a failing output, named by `kind` with plain arguments: callable as `Mistake.when`."""
+
+    kind: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self, actual: Any, expected: Any, inputs: Any) -> bool:
+        return bool(_KINDS[self.kind][1](actual, expected, inputs, **self.args))
+
+    def to_json(self) -> dict:
+        """{"kind": ..., "args": {...}} with paths as lists: what Pattern.from_json reads back."""
+        return {"kind": self.kind, "args": {k: list(v) if isinstance(v, tuple) else v for k, v in self.args.items()}}
+
+    @staticmethod
+    def from_json(data: Any) -> Pattern:
+        """The pattern that `to_json` wrote; ValueError for an unknown kind or malformed arguments."""
+        if not isinstance(data, dict) or not isinstance(data.get("args"), dict) or data.get("kind") not in _KINDS:
+            raise ValueError(f"not a known pattern: {str(data)[:80]}")
+        try:
+            return _KINDS[data["kind"]][0](**data["args"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"malformed {data['kind']} pattern: {exc}") from None
+
+
+def _path(at: Any) -> Path:
+    if not isinstance(at, (list, tuple)) or not all(type(k) in (int, str) for k in at):
+        raise ValueError(f"a path is a list of indices and keys, not {at!r}")
+    return tuple(at)
+
+
+def _key(key: Any) -> str:
+    if not isinstance(key, str):
+        raise ValueError(f"a key is a string, not {key!r}")
+    return key
+
+
+def overflow(at: Path = (), *, min_input: float = 0.0) -> Pattern:
     """Holds when part `at` has inf or NaN where finite values were expected (exp overflowed, 0/0),
     on a case whose largest input reaches min_input (the large-logit cases)."""
-    def holds(actual: Any, expected: Any, inputs: Any) -> bool:
-        return largest_input(inputs) >= min_input and nonfinite_where_finite(part(actual, at), part(expected, at))
-    return holds
+    return Pattern("overflow", {"at": _path(at), "min_input": float(min_input)})
 
 
-def nonfinite_only(at: Path) -> Predicate:
+def _overflow(actual: Any, expected: Any, inputs: Any, *, at: Path, min_input: float) -> bool:
+    return largest_input(inputs) >= min_input and nonfinite_where_finite(part(actual, at), part(expected, at))
+
+
+def nonfinite_only(at: Path) -> Pattern:
     """Holds when part `at` has inf or NaN where a finite value was expected while the rest is finite:
     a loss that took log(0) although the gradient beside it is fine."""
-    def holds(actual: Any, expected: Any, inputs: Any) -> bool:
-        if not nonfinite_where_finite(part(actual, at), part(expected, at)):
-            return False
-        rest = [a for path, a, _ in leaves(actual, expected) if path[:len(at)] != at]
-        return all(all_finite(a) for a in rest)
-    return holds
+    return Pattern("nonfinite_only", {"at": _path(at)})
 
 
-def flag_off(key: str) -> Predicate:
+def _nonfinite_only(actual: Any, expected: Any, inputs: Any, *, at: Path) -> bool:
+    if not nonfinite_where_finite(part(actual, at), part(expected, at)):
+        return False
+    rest = [a for path, a, _ in leaves(actual, expected) if path[:len(at)] != at]
+    return all(all_finite(a) for a in rest)
+
+
+def flag_off(key: str) -> Pattern:
     """Holds when a measured observation `key` is False where True was expected."""
-    def holds(actual: Any, expected: Any, inputs: Any) -> bool:
-        return isinstance(actual, dict) and actual.get(key) is False and expected.get(key) is True
-    return holds
+    return Pattern("flag_off", {"key": _key(key)})
+
+
+def _flag_off(actual: Any, expected: Any, inputs: Any, *, key: str) -> bool:
+    return isinstance(actual, dict) and actual.get(key) is False and expected.get(key) is True
+
+
+def missed(key: str, *, unless: tuple[str, ...] = ()) -> Pattern:
+    """Holds when the measured observation `key` differs from the expected one (a target missed)
+    while every observation named in `unless` is as expected."""
+    if not isinstance(unless, (list, tuple)):
+        raise ValueError(f"unless is a list of keys, not {unless!r}")
+    return Pattern("missed", {"key": _key(key), "unless": tuple(_key(k) for k in unless)})
+
+
+def _missed(actual: Any, expected: Any, inputs: Any, *, key: str, unless: tuple[str, ...]) -> bool:
+    if not isinstance(actual, dict) or not isinstance(expected, dict):
+        return False
+    return actual.get(key) != expected.get(key) and all(actual.get(k) == expected.get(k) for k in unless)
+
+
+def overflow_along_dim(*, min_input: float) -> Pattern:
+    """For a softmax-like `call` case (input tensor args[0], kwargs dim): on inputs whose largest magnitude
+    reaches min_input, inf or NaN in the output; or the output's slices along dim all zero exactly where
+    exp(z) overflows (exp(z - log(sum(exp(z)))) = exp(z - inf)), while the slices where it cannot are right."""
+    return Pattern("overflow_along_dim", {"min_input": float(min_input)})
+
+
+def _overflow_along_dim(actual: Any, expected: Any, inputs: Any, *, min_input: float) -> bool:
+    z, dim = inputs["args"][0], inputs["kwargs"].get("dim", -1)
+    if np.abs(z.data).max() < min_input:
+        return False
+    out = actual.data.astype(np.float64)
+    if not np.isfinite(out).all():
+        return True
+    overflows = z.data.max(axis=dim) > EXP_OVERFLOWS.get(z.dtype, EXP_OVERFLOWS["float32"])
+    zero = (out == 0).all(axis=dim)
+    right = np.isclose(out, expected.data, rtol=1e-4, atol=1e-6).all(axis=dim)
+    return bool(zero.any()) and bool((zero == overflows).all()) and bool(right[~overflows].all()) \
+        and bool((~overflows).any())
+
+
+# kind -> (factory, which rebuilds it from its JSON arguments; implementation)
+_KINDS: dict[str, tuple[Callable[..., Pattern], Callable[..., bool]]] = {
+    "overflow": (lambda at=(), min_input=0.0: overflow(_path(at), min_input=min_input), _overflow),
+    "nonfinite_only": (lambda at: nonfinite_only(_path(at)), _nonfinite_only),
+    "flag_off": (flag_off, _flag_off),
+    "missed": (lambda key, unless=(): missed(key, unless=tuple(unless)), _missed),
+    "overflow_along_dim": (overflow_along_dim, _overflow_along_dim),
+}

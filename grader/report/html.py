@@ -11,9 +11,10 @@ def render_html(result: UnitResult) -> str:
     rows = []
     for ex in result.exercises.values():
         if ex.error:
-            rows.append(_row(ex.name, "", False, ex.error))
+            rows.append(_row(ex.name, "", "fail", ex.error))
         for check in ex.checks if not ex.error else []:
-            rows.append(_row(ex.name, check.name, check.passed, "" if check.passed else check.message))
+            verdict = "at grading" if check.at_grading else "pass" if check.passed else "fail"
+            rows.append(_row(ex.name, check.name, verdict, "" if check.passed else check.message))
     notes = "".join(f"<p style='color:#a60'>note: {html.escape(n)}</p>" for n in result.notes)
     return (
         f"<div><b>{html.escape(result.unit)}: {result.score:g} / {result.max_score:g} points</b>{notes}"
@@ -22,8 +23,10 @@ def render_html(result: UnitResult) -> str:
     )
 
 
-def _row(exercise: str, check: str, passed: bool, message: str) -> str:
-    colour = "#1a7f37" if passed else "#cf222e"
-    verdict = "pass" if passed else "fail"
+COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "at grading": "#6e7781"}
+
+
+def _row(exercise: str, check: str, verdict: str, message: str) -> str:
+    colour = COLOURS[verdict]
     return (f"<tr><td>{html.escape(exercise)}</td><td>{html.escape(check)}</td>"
             f"<td style='color:{colour}'><b>{verdict}</b></td><td style='text-align:left'>{html.escape(message)}</td></tr>")

@@ -56,17 +56,24 @@ def _quiz(quiz: dict, paint, width: int) -> list[str]:  # noqa: ANN001
 
 
 def _exercise(ex: ExerciseResult, paint, width: int, verbose: bool) -> list[str]:  # noqa: ANN001
-    passed = sum(c.passed for c in ex.checks)
+    counted = ex.counted
+    passed = sum(c.passed for c in counted)
+    later = len(ex.checks) - len(counted)
     mark = paint(GREEN, "PASS") if ex.passed else paint(RED, "FAIL")
-    head = f"{mark} {ex.name}  {_fmt(ex.score)}/{_fmt(ex.max_score)}  ({passed}/{len(ex.checks)} checks)"
+    more = f"; {later} more checked at grading" if later else ""
+    head = f"{mark} {ex.name}  {_fmt(ex.score)}/{_fmt(ex.max_score)}  ({passed}/{len(counted)} checks{more})"
     lines = [head]
     if ex.error:
         lines.extend(textwrap.wrap(printable(ex.error), width, initial_indent="     ", subsequent_indent="     "))
         return lines
     hints: list[str] = []
     shown: dict[str, int] = {}
-    failed = [c for c in ex.checks if not c.passed]
+    failed = [c for c in counted if not c.passed]
     for check in ex.checks:
+        if check.at_grading:
+            lines.extend(textwrap.wrap(f"{paint(DIM, '-')}  {printable(check.name)}: {printable(check.message)}",
+                                       width, initial_indent="   ", subsequent_indent="        "))
+            continue
         if check.passed and not verbose:
             continue
         symbol = paint(GREEN, "ok") if check.passed else paint(RED, "x ")

@@ -25,6 +25,11 @@ class Case:
     the grader's own models): oracles and `measure` see `{**inputs,
     **private}`, drivers and the worker see `inputs` alone. Nothing in
     `private` is ever put in a request to the worker.
+
+    `public_only` marks a fixed example whose inputs do not come from the
+    seed (the lecture's layer): `grader check` runs it, but the hidden cases
+    that decide the grade leave it out, since its answer is known in advance.
+    Give such an exercise cases drawn from the seed too.
     """
 
     name: str
@@ -37,6 +42,7 @@ class Case:
     timeout: float | None = None
     measure: Callable[[Any, dict, Any], Any] | None = None
     private: dict = field(default_factory=dict)
+    public_only: bool = False
 
     def trusted_inputs(self, inputs: dict) -> dict:
         """The worker's inputs plus this case's private part: what oracles and measurements see."""

@@ -112,6 +112,9 @@ def softmax_cases(rng):
     return cases
 
 
+LARGE_LOGIT = 80.0   # exp overflows float32 from about 88.7
+
+
 # softmax_cross_entropy -----------------------------------------------------
 def ce_oracle(inputs, ctx):
     """Loss from F.cross_entropy and its gradient from autograd."""
@@ -224,7 +227,8 @@ EXERCISES = [
             Mistake("normalise along the `dim` argument, not always along the last axis", {"softmax": m.softmax_last_axis}),
             Mistake("wrong axis: you normalised along dim 0", {"softmax": m.softmax_first_axis}),
             Mistake("sum along dim only (keepdim=True), not over the whole tensor", {"softmax": m.softmax_global_sum}),
-            Mistake("subtract the max along dim before exp: exp(1000) overflows to inf", when=m.softmax_overflowed),
+            Mistake("subtract the max along dim before exp: exp(1000) overflows to inf",
+                    when=patterns.overflow_along_dim(min_input=LARGE_LOGIT)),
         ),
     ),
     Exercise(

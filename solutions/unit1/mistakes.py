@@ -1,5 +1,4 @@
 """Typical wrong implementations for Unit 1, each recognised by the checks with a hint."""
-import numpy as np
 import torch
 
 from .shallow import ACTIVATIONS
@@ -96,27 +95,6 @@ def softmax_first_axis(z, dim=-1):
 def softmax_global_sum(z, dim=-1):
     e = (z - z.max()).exp()
     return e / e.sum()
-
-
-LARGE_LOGIT = 80.0                                  # exp overflows float32 from about 88.7
-EXP_OVERFLOWS = {"float32": 88.7, "float64": 709.8}
-
-
-def softmax_overflowed(actual, expected, inputs):
-    """A pattern, not an implementation: on logits of magnitude ~1000, inf or NaN in the output; or
-    all-zero slices along dim exactly where exp(z) overflows (exp(z - log(sum(exp(z)))) = exp(z - inf)),
-    while the slices where it cannot overflow are right."""
-    z, dim = inputs["args"][0], inputs["kwargs"].get("dim", -1)
-    if np.abs(z.data).max() < LARGE_LOGIT:
-        return False
-    out = actual.data.astype(np.float64)
-    if not np.isfinite(out).all():
-        return True
-    overflows = z.data.max(axis=dim) > EXP_OVERFLOWS.get(z.dtype, 88.7)
-    zero = (out == 0).all(axis=dim)
-    right = np.isclose(out, expected.data, rtol=1e-4, atol=1e-6).all(axis=dim)
-    return bool(zero.any()) and bool((zero == overflows).all()) and bool(right[~overflows].all()) \
-        and bool((~overflows).any())
 
 
 # softmax_cross_entropy ----------------------------------------------------

@@ -234,10 +234,14 @@ def adam_cases(rng):
 
 # schedules and clipping ------------------------------------------------------
 def lr_cases(rng):
+    fixed = ((0.1, 0.5, 0), (0.1, 0.5, 1), (0.1, 0.5, 10), (1.0, 0.01, 250), (0.03, 2.0, 7))
+    drawn = [(round(float(rng.uniform(0.001, 1.0)), 4), round(float(rng.uniform(0.01, 2.0)), 3), int(epoch))
+             for epoch in (rng.integers(1, 5), rng.integers(5, 50), rng.integers(50, 500))]
     cases = []
-    for lr0, k, epoch in ((0.1, 0.5, 0), (0.1, 0.5, 1), (0.1, 0.5, 10), (1.0, 0.01, 250), (0.03, 2.0, 7)):
+    for index, (lr0, k, epoch) in enumerate([*fixed, *drawn]):
         cases.append(Case(f"lr0={lr0}, decay_rate={k}, epoch={epoch}",
-                          call_inputs("lr_time_decay", {"lr0": lr0, "decay_rate": k, "epoch": epoch})))
+                          call_inputs("lr_time_decay", {"lr0": lr0, "decay_rate": k, "epoch": epoch}),
+                          public_only=index < len(fixed)))   # fixed examples: left out of the hidden cases
     return cases
 
 

@@ -46,15 +46,52 @@ SIZES = (  # (size, kernel_size, stride, padding, dilation)
 TOO_SMALL = ((3, 5, 1, 0, 1), (4, 5, 1, 0, 1), (5, 3, 1, 0, 3))
 
 
+SIZE_MISTAKES = (m.size_no_plus_one, m.size_ceil, m.size_padding_once, m.size_no_dilation)
+
+
+def _outcome(fn, row):
+    try:
+        return fn(*row)
+    except ValueError:
+        return "raises"
+
+
+def _telling(row):
+    """Every catalogued mistake that is wrong on this row is wrong in its own way (so its hint is the right one)."""
+    right = (row[0] + 2 * row[3] - row[4] * (row[1] - 1) - 1) // row[2] + 1
+    wrong = [v for v in (_outcome(fn, row) for fn in SIZE_MISTAKES) if v != right]
+    return len(set(wrong)) == len(wrong)
+
+
+def drawn_sizes(rng, n=10):
+    """Rows drawn from the seed: every stride, padding and dilation, an output of at least 1."""
+    rows = []
+    while len(rows) < n:
+        i = len(rows)
+        stride, dilation = 1 + i % 3, (1, 1, 2, 3)[i % 4]
+        kernel = int(rng.integers(1, 8))
+        span = dilation * (kernel - 1) + 1            # pixels the dilated kernel covers
+        padding = int(rng.integers(0, span // 2 + 1))
+        size = int(rng.integers(max(1, span - 2 * padding), 97))
+        if _telling((size, kernel, stride, padding, dilation)):
+            rows.append((size, kernel, stride, padding, dilation))
+    return rows
+
+
 def size_cases(rng):
     names = ("size", "kernel_size", "stride", "padding", "dilation")
     cases = []
-    for values in SIZES:
+    for values in SIZES:   # the lecture's layers: public examples, left out of the hidden cases
+        args = dict(zip(names, values))
+        cases.append(Case(", ".join(f"{k}={v}" for k, v in args.items()), call_inputs("conv_output_size", args),
+                          driver="call_int", public_only=True))
+    for values in drawn_sizes(rng):
         args = dict(zip(names, values))
         cases.append(Case(", ".join(f"{k}={v}" for k, v in args.items()), call_inputs("conv_output_size", args),
                           driver="call_int"))
+    size, kernel = int(rng.integers(8, 65)), int(rng.integers(2, 8))
     cases.append(Case("stride, padding and dilation default to 1, 0, 1",
-                      call_inputs("conv_output_size", {"size": 12, "kernel_size": 4}), driver="call_int"))
+                      call_inputs("conv_output_size", {"size": size, "kernel_size": kernel}), driver="call_int"))
     for values in TOO_SMALL:
         args = dict(zip(names, values))
         cases.append(Case(f"size={values[0]}, kernel_size={values[1]}, dilation={values[4]} raises ValueError",
@@ -143,24 +180,31 @@ def conv_params_cases(rng):
         (1, 6, 5, True), (6, 16, 5, True), (64, 128, 3, True), (64, 128, 1, True),
         (3, 64, 7, False), (16, 32, (3, 5), True), (4, 8, (1, 3), False),
     )
+    drawn = []   # from the seed: public and hidden cases differ
+    for i in range(8):
+        k = int(rng.integers(1, 8)) if i % 2 else (int(rng.integers(1, 8)), int(rng.integers(1, 8)))
+        drawn.append((int(rng.integers(1, 257)), int(rng.integers(1, 257)), k, i % 3 != 2))
     cases = []
-    for cin, cout, k, bias in rows:
+    for index, (cin, cout, k, bias) in enumerate([*rows, *drawn]):
         args = {"in_channels": cin, "out_channels": cout, "kernel_size": k}
         cases.append(Case(f"Conv2d({cin}, {cout}, kernel_size={k}, bias={bias})",
-                          call_inputs("conv2d_num_params", args, bias=bias), driver="call_int"))
-    cases.append(Case("bias defaults to True",
-                      call_inputs("conv2d_num_params", {"in_channels": 2, "out_channels": 3, "kernel_size": 3}),
-                      driver="call_int"))
+                          call_inputs("conv2d_num_params", args, bias=bias), driver="call_int",
+                          public_only=index < len(rows)))   # the lecture's layers: public examples
+    args = {"in_channels": int(rng.integers(1, 65)), "out_channels": int(rng.integers(1, 65)),
+            "kernel_size": int(rng.integers(1, 6))}
+    cases.append(Case("bias defaults to True", call_inputs("conv2d_num_params", args), driver="call_int"))
     return cases
 
 
 def linear_params_cases(rng):
     rows = ((6400, 7, True), (7, 10, True), (400, 120, True), (120, 84, True), (84, 10, False), (1, 1, True))
+    drawn = [(int(rng.integers(1, 10001)), int(rng.integers(1, 2001)), i % 3 != 2) for i in range(6)]
     cases = [Case(f"Linear({i}, {o}, bias={b})",
-                  call_inputs("linear_num_params", {"in_features": i, "out_features": o}, bias=b), driver="call_int")
-             for i, o, b in rows]
-    cases.append(Case("bias defaults to True",
-                      call_inputs("linear_num_params", {"in_features": 5, "out_features": 3}), driver="call_int"))
+                  call_inputs("linear_num_params", {"in_features": i, "out_features": o}, bias=b), driver="call_int",
+                  public_only=index < len(rows))   # the lecture's layers: public examples
+             for index, (i, o, b) in enumerate([*rows, *drawn])]
+    args = {"in_features": int(rng.integers(1, 1001)), "out_features": int(rng.integers(1, 1001))}
+    cases.append(Case("bias defaults to True", call_inputs("linear_num_params", args), driver="call_int"))
     return cases
 
 
@@ -175,8 +219,14 @@ def field_cases(rng):
         ("three 3x3 stride-2 convolutions", [(3, 2), (3, 2), (3, 2)]),
         ("1x1 convolutions only", [(1, 1), (1, 2), (1, 1)]),
     )
-    return [Case(name, call_inputs("receptive_field", {"layers": layers}), driver="call_int")
-            for name, layers in stacks]
+    cases = [Case(name, call_inputs("receptive_field", {"layers": layers}), driver="call_int",
+                  public_only=bool(layers)) for name, layers in stacks]
+    for i in range(6):   # from the seed: public and hidden cases differ
+        layers = [(int(rng.integers(1, 8)), int(rng.integers(1, 4))) for _ in range(3 + i % 3)]
+        text = ", ".join(f"{k}x{k} stride {s}" for k, s in layers)
+        cases.append(Case(f"{len(layers)} layers: {text}", call_inputs("receptive_field", {"layers": layers}),
+                          driver="call_int"))
+    return cases
 
 
 # ResidualBlock ------------------------------------------------------------

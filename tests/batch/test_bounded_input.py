@@ -499,15 +499,29 @@ def test_a_worker_failure_in_grader_check_is_one_line_and_exit_code_3(monkeypatc
 
 
 def test_a_worker_failure_in_the_notebook_check_is_one_line(monkeypatch, capsys):
-    from grader.notebook import inline
+    from grader import api, checking
+    from grader.notebook import inline, remote
     from grader.runner.session import WorkerFailure
 
-    def no_worker(*args):  # noqa: ANN002
+    class Launcher:
+        def close(self) -> None:
+            pass
+
+    def no_worker(*args, **kwargs):  # noqa: ANN002, ANN003
         raise WorkerFailure("the grading worker did not start")
 
     monkeypatch.delenv("GRADER_WORKER", raising=False)
     monkeypatch.delenv("GRADER_DEBUG", raising=False)
-    monkeypatch.setattr(inline, "_check", no_worker)
+    # the notebook's trusted process (here, in this one) answers with one line ...
+    monkeypatch.setattr(api, "check_launcher", lambda course, device="auto": Launcher())
+    monkeypatch.setattr(checking, "check_submission", no_worker)
+    request = {"version": 1, "course": str(ROOT), "cwd": str(ROOT), "unit": "unit1", "exercises": ["softmax"],
+               "device": "cpu", "cells": [["x = 1", "kernel input [1]"]], "path": None}
+    reply = remote.answer_safely(json.dumps(request).encode())
+    assert reply == {"version": 1, "error": "error: the grading worker did not start", "exit_code": 3}
+    # ... which the kernel prints as it is
+    monkeypatch.setattr(inline, "ask_trusted_process", lambda request: reply)
+    monkeypatch.setenv("GRADER_COURSE", str(ROOT))
     assert inline.check_from_notebook(("softmax",), unit="unit1", path=None, device="cpu") is None
     assert capsys.readouterr().out == "grader: error: the grading worker did not start\n"
     monkeypatch.setattr(inline, "_check", lambda *a: 1 / 0)

@@ -54,3 +54,40 @@ def test_integers_and_strings_compare_exactly():
     assert not compare_tree(arr([1, 2], "int64"), arr([1, 3], "int64"), tol).passed
     assert compare_tree("raises ValueError", "raises ValueError", tol).passed
     assert compare_tree(7, 7, tol).passed and not compare_tree(7, 8, tol).passed
+
+
+def test_a_wrong_number_gives_its_direction_never_the_expected_value():
+    assert compare_tree(9472, 9408, tol).message == "got 9472, which is too large"
+    assert compare_tree(arr(3, "int64"), arr(5, "int64"), tol).message == "got 3, which is too small"
+    assert compare_tree(4.16151, 3.16151, tol).message == "got 4.16151, which is too large"
+    assert compare_tree(arr([1.0 + 2e-4]), arr([1.0]), tol).message == \
+        "got 1.0002, which is slightly too large (tolerance 1.13e-05: a rounding or precision problem?)"
+    assert compare_tree(True, False, tol).message == "got True, which is not the expected value"
+    assert compare_tree(arr([np.inf]), arr([1.0]), tol).message == "got inf where a finite value was expected"
+
+
+def test_hidden_cases_reveal_no_expected_value_shape_or_text():
+    hidden = {"reveal": False}
+    assert compare_tree(9472, 9408, tol, **hidden).message == "got 9472, which is not the expected value"
+    assert compare_tree(4.16151, 3.16151, tol, **hidden).message == "got 4.16151, which is not the expected value"
+    assert compare_tree(arr(1.5), arr(0.5), tol, **hidden).message == "got 1.5, which is not the expected value"
+    actual = np.zeros((4, 3), dtype=np.float32)
+    actual[1, 2], actual[0, 0], actual[3, 1] = 0.41, 0.1, 0.2
+    assert compare_tree(arr(actual), arr(np.zeros((4, 3))), tol, **hidden).message == \
+        "3 of 12 values differ, the worst at index (1, 2)"
+    assert compare_tree(arr(np.zeros((2, 5))), arr(np.zeros((2, 4))), tol, **hidden).message == \
+        "got shape (2, 5), which differs from the expected shape in dimension 1"
+    assert compare_tree(arr(np.zeros(4)), arr(np.zeros((4, 3))), tol, **hidden).message == \
+        "got shape (4,), but the result has 2 dimensions"
+    assert compare_tree(3.0, arr(np.zeros((4, 3))), tol, **hidden).message == "got a float, expected a tensor"
+    assert compare_tree("returns without an error", "raises ValueError", tol, **hidden).message == \
+        "got 'returns without an error', which is not the expected value"
+    assert compare_tree(arr([np.nan, 0.0]), arr([np.inf, 0.0]), tol, **hidden).message == \
+        "1 of 2 values differ, 1 is NaN, the worst at index (0,)"
+    verdict = compare_tree((arr(1.0), arr([1.0, 2.0])), (arr(0.5), arr([1.0, 2.0])), tol,
+                           names=("loss", "grad"), **hidden)
+    assert verdict.message == "loss: got 1, which is not the expected value"
+    # what is no answer reads the same in both: dtype, device, structure, keys
+    assert compare_tree(arr(np.zeros(3), "float64"), arr(np.zeros(3)), tol, **hidden).message == \
+        "got dtype float64, expected float32"
+    assert compare_tree({"a": 1.0}, {"b": 1.0}, tol, **hidden).message == "missing key 'b'; unexpected key 'a'"
