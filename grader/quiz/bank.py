@@ -29,8 +29,18 @@ _QUESTION_KEYS = {
 DEFAULT_DOMAIN = (-2.0, 2.0)
 
 
+# What a student release of a graded bank leaves out (grader.quiz.release): the key and
+# everything that points at it. A released bank says `released = true` at the top.
+KEY_KEYS = frozenset({"answer", "mistakes", "explain"})
+OPTION_KEY_KEYS = frozenset({"correct", "hint"})
+
+
 def load_bank(path: str | Path) -> Bank:
-    """Read and validate a question bank; raise ``BankError`` with the location of any problem."""
+    """Read and validate a question bank; raise ``BankError`` with the location of any problem.
+
+    A student release of a graded bank (``released = true``) loads too: its variants
+    draw the same parameters and options, but have no key to grade or show.
+    """
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -51,6 +61,9 @@ def parse_bank(data: dict[str, Any], *, path: Path | None = None) -> Bank:
     unit = data.get("unit")
     if not isinstance(unit, str) or not unit:
         raise BankError(f"{where}: missing 'unit = \"unitN\"' at the top")
+    released = data.get("released", False)
+    if not isinstance(released, bool):
+        raise BankError(f"{where}: 'released' is true or false")
     defaults = data.get("defaults", {})
     raw_questions = data.get("questions")
     if not isinstance(raw_questions, list) or not raw_questions:
@@ -60,7 +73,7 @@ def parse_bank(data: dict[str, Any], *, path: Path | None = None) -> Bank:
     for i, raw in enumerate(raw_questions):
         qid = raw.get("id", f"#{i + 1}") if isinstance(raw, dict) else f"#{i + 1}"
         try:
-            q = _question(raw, defaults)
+            q = _question(raw, defaults, released=released)
         except BankError as exc:
             raise BankError(f"{where}: question {qid}: {exc.message}", exc.hint) from None
         if q.id in seen:
@@ -68,16 +81,21 @@ def parse_bank(data: dict[str, Any], *, path: Path | None = None) -> Bank:
         seen.add(q.id)
         questions.append(q)
     return Bank(unit=unit, title=str(data.get("title", unit)), questions=tuple(questions),
-                path=path, schema_version=version)
+                path=path, schema_version=version, released=released)
 
 
-def _question(raw: Any, defaults: dict[str, Any]) -> QuestionSpec:
+def _question(raw: Any, defaults: dict[str, Any], *, released: bool = False) -> QuestionSpec:
     if not isinstance(raw, dict):
         raise BankError("each [[questions]] entry must be a table")
     unknown = set(raw) - _QUESTION_KEYS
     if unknown:
         raise BankError(f"unknown key(s) {sorted(unknown)}",
                         f"allowed keys: {', '.join(sorted(_QUESTION_KEYS))}")
+    leaked = sorted(set(raw) & KEY_KEYS) + sorted(
+        {k for o in raw.get("options", []) if isinstance(o, dict) for k in o} & OPTION_KEY_KEYS)
+    if released and leaked:
+        raise BankError(f"a released bank holds no key, but this question has {', '.join(leaked)}",
+                        "build the student release with `grader.quiz.release.strip_bank`")
     qid = raw.get("id")
     if not isinstance(qid, str) or not _ID.match(qid):
         raise BankError("'id' must be lower_snake_case text")
@@ -106,6 +124,8 @@ def _question(raw: Any, defaults: dict[str, Any]) -> QuestionSpec:
         options = tuple(_option(o, known) for o in raw.get("options", []))
         if len(options) < 2:
             raise BankError("a choice or multi question needs at least two [[questions.options]]")
+    elif released:
+        pass  # no answer: the variant draws its parameters, the instructor's bank grades it
     elif kind == "shape":
         parts = raw.get("answer")
         if not isinstance(parts, list) or not parts:
@@ -139,7 +159,7 @@ def _question(raw: Any, defaults: dict[str, Any]) -> QuestionSpec:
         rtol=float(raw.get("rtol", defaults.get("rtol", 1e-3))),
         atol=float(raw.get("atol", defaults.get("atol", 1e-6))),
         shuffle=bool(raw.get("shuffle", True)), explain=str(raw.get("explain", "")).strip(),
-        mistakes=mistakes,
+        mistakes=mistakes, keyed=not released,
     )
 
 

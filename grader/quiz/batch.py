@@ -22,6 +22,9 @@ def grade_quizzes(course: Course, unit: Unit, students: Iterable[tuple[str, Path
     if unit.quiz is None or not bank_file.is_file():
         return 0
     bank = load_bank(bank_file)
+    if bank.released:
+        raise QuizError(f"{bank_file} is the student release of the {unit.id} quiz, which holds no answers",
+                        "grade in the instructor's course folder, where quizzes/ has the full banks")
     recorded = 0
     for student, folder in students:
         try:

@@ -122,18 +122,29 @@ def results_from_json(data: Any) -> list[QuizResult]:
 
 
 def run(args: argparse.Namespace, course_root: Path, salt: str, *,
-        results: list[QuizResult] | None = None, out: TextIO | None = None) -> int:
-    """Execute ``grader quiz`` or ``grader login``; return the exit code."""
+        results: list[QuizResult] | None = None, out: TextIO | None = None, release: bool = False) -> int:
+    """Execute ``grader quiz`` or ``grader login``; return the exit code.
+
+    ``release``: the course is a student release, where ``--key`` and ``--stats`` are refused.
+    """
     out = out or sys.stdout
     try:
-        return _run(args, Path(course_root), salt, results, out)
+        return _run(args, Path(course_root), salt, results, out, release)
     except QuizError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
 
 
+def instructor_only(args: argparse.Namespace) -> QuizError:
+    """The error for ``--key`` or ``--stats`` in a student release (exit code 2)."""
+    flag = "--key" if args.key else "--stats"
+    return QuizError(f"`grader quiz {args.unit} {flag}` works only in the instructor's course; "
+                     "this is a student release, which holds no answer keys or grades",
+                     f"`grader quiz {args.unit}` takes the quiz, `--print` shows it")
+
+
 def _run(args: argparse.Namespace, course_root: Path, salt: str,
-         results: list[QuizResult] | None, out: TextIO) -> int:
+         results: list[QuizResult] | None, out: TextIO, release: bool = False) -> int:
     from grader.quiz.bank import load_bank
     from grader.quiz.interactive import run_interactive
     from grader.quiz.render import difficulty_table, key_json, key_text, render_markdown
@@ -143,7 +154,11 @@ def _run(args: argparse.Namespace, course_root: Path, salt: str,
         path = login(course_root, args.student_id)
         out.write(f"Logged in as {args.student_id} for this course (saved in {path}).\n")
         return 0
+    if release and (args.key or args.stats):
+        raise instructor_only(args)
     bank = load_bank(bank_path(course_root, args.unit))
+    if bank.released and (args.key or args.stats):
+        raise instructor_only(args)
     if args.stats:
         if results is None:
             if args.results is None:

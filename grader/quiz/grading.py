@@ -3,7 +3,9 @@
 All functions here are pure except ``read_answers``.  A malformed answer is a
 ``format_error`` with a caret under the problem; it is never confused with a
 wrong answer.  Messages never contain the key unless ``reveal`` is set
-(practice mode), in which case they also say what the right answer is.
+(practice mode), in which case they also say what the right answer is: without
+it they name the student's own answer and the hint of a recognised mistake or of
+a wrongly chosen option, never how many options are right or which.
 """
 
 from __future__ import annotations
@@ -231,7 +233,11 @@ def validate_answers(variant: Variant, answers: Mapping[str, Any]) -> list[Quest
 
 def grade_answers(variant: Variant, answers: Mapping[str, Any], *, reveal: bool,
                   timeout: float = DEFAULT_TIMEOUT) -> QuizResult:
-    """Score every question of ``variant``; ``reveal`` adds the right answers to the messages."""
+    """Score every question of ``variant``; ``reveal`` adds the right answers to the messages.
+
+    Only a variant of the instructor's bank can be graded (a ``QuizError`` otherwise).
+    """
+    variant.require_key("grading this quiz")
     results = []
     for q in variant.questions:
         if q.id not in answers:
@@ -298,9 +304,12 @@ def grade_one(q: Question, parsed: Any, *, reveal: bool,
         right = {o.id for o in q.options if o.correct}
         hits, false = len(parsed & right), len(parsed - right)
         fraction = max(0.0, (hits - false) / len(right))
-        wrong = (f"partly correct: {hits} of {len(right)} right options chosen, "
-                 f"{false} wrong option(s) chosen") if fraction > 0 else "incorrect"
-        hints = "; ".join(o.hint for o in q.options if o.hint and (o.id in parsed) != o.correct)
+        wrong = "partly correct" if fraction > 0 else "incorrect"
+        if reveal and fraction > 0:   # how many options are right is part of the key
+            wrong += f": {hits} of {len(right)} right options chosen, {false} wrong option(s) chosen"
+        # a hint of a right option left out would say that it is right: only in practice mode
+        hints = "; ".join(o.hint for o in q.options
+                          if o.hint and (o.id in parsed) != o.correct and (reveal or o.id in parsed))
         return _verdict(q, fraction, wrong, reveal, ", ".join(sorted(right)), hints)
     if q.kind == "numeric":
         ok = _num_ok(q, parsed, q.answer)

@@ -76,6 +76,7 @@ class QuestionSpec:
     shuffle: bool = True
     explain: str = ""
     mistakes: tuple[MistakeSpec, ...] = ()
+    keyed: bool = True  # False in a student release of a graded quiz: no answer, no option is marked right
 
     @property
     def parameterized(self) -> bool:
@@ -92,6 +93,7 @@ class Bank:
     questions: tuple[QuestionSpec, ...]
     path: Path | None = None
     schema_version: int = SCHEMA_VERSION
+    released: bool = False  # a student release without keys (grader.quiz.release.strip_bank)
 
     def question(self, qid: str) -> QuestionSpec:
         """Return the question with id ``qid``."""
@@ -159,6 +161,18 @@ class Variant:
             if q.id == qid:
                 return q
         raise KeyError(qid)
+
+    @property
+    def keyed(self) -> bool:
+        """True when every question has its key (False for a variant of a released bank)."""
+        return all(q.spec.keyed for q in self.questions)
+
+    def require_key(self, what: str) -> None:
+        """Raise a ``QuizError`` (exit code 2) when this variant has no key to grade or show."""
+        if not self.keyed:
+            raise QuizError(f"{what} needs the instructor's question bank: this is a student release of the "
+                            f"{self.unit} quiz, which holds no answers",
+                            "the instructor grades this quiz with `grader grade` in the course folder")
 
 
 # --------------------------------------------------------------------------

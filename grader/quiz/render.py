@@ -68,6 +68,7 @@ def render_markdown(variant: Variant) -> str:
 
 def key_json(variant: Variant) -> dict[str, Any]:
     """The variant with its answer key, as plain JSON data for instructors."""
+    variant.require_key("the answer key")
     return {
         "unit": variant.unit,
         "student": variant.student,
@@ -87,6 +88,7 @@ def key_json(variant: Variant) -> dict[str, Any]:
 
 def key_text(variant: Variant) -> str:
     """A short human-readable key: one line per question."""
+    variant.require_key("the answer key")
     lines = [f"{variant.unit} key for {variant.student}"]
     for q in variant.questions:
         lines.append(f"  {q.id:<24} {json.dumps(q.answer)}")

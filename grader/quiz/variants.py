@@ -5,7 +5,8 @@ with SHA-256 (never Python's salted ``hash``).  Each question has its own
 random stream, so adding or reordering questions in a bank does not change
 the numbers of the other questions.  Parameters are redrawn (deterministically)
 until every constraint holds, the options are distinct and a choice question
-has exactly one right option.
+has exactly one right option. Shuffled options start from the order of their
+texts, so the order in which a bank lists them tells nothing.
 """
 
 from __future__ import annotations
@@ -86,15 +87,19 @@ def _options(spec: QuestionSpec, env: dict[str, sympy.Expr],
              rng: random.Random) -> tuple[Option, ...] | None:
     if not spec.options:
         return ()
+    # Shuffled options start from the order of their texts, never from the order in the bank:
+    # otherwise the permutation (known to anyone with the salt) would tell the bank's order,
+    # where the right option is often written first.
+    written = sorted(spec.options, key=lambda o: o.text) if spec.shuffle else spec.options
     shown: list[tuple[str, bool, str]] = []
-    for o in spec.options:
+    for o in written:
         correct = o.correct if isinstance(o.correct, bool) else _sym(o.correct, env) == sympy.true
         shown.append((fill(o.text, env), correct, o.hint))
     n_correct = sum(c for _, c, _ in shown)
     if len({t for t, _, _ in shown}) < len(shown):
         return None  # two options print the same: redraw
-    if (spec.kind == "choice" and n_correct != 1) or (spec.kind == "multi" and n_correct < 1):
-        return None
+    if spec.keyed and ((spec.kind == "choice" and n_correct != 1) or (spec.kind == "multi" and n_correct < 1)):
+        return None  # (a released bank carries this condition as a constraint: grader.quiz.release)
     if spec.shuffle:
         rng.shuffle(shown)
     return tuple(Option(id=chr(ord("a") + i), text=t, correct=c, hint=h)
@@ -104,6 +109,8 @@ def _options(spec: QuestionSpec, env: dict[str, sympy.Expr],
 def _question(spec: QuestionSpec, env: dict[str, sympy.Expr], options: tuple[Option, ...]) -> Question:
     answer: Any
     exact: Any = None
+    if not spec.keyed:  # a released bank: the prompt and options only
+        return Question(spec=spec, prompt=fill(spec.prompt, env), params=dict(env), options=options)
     if spec.kind == "choice":
         answer = next(o.id for o in options if o.correct)
     elif spec.kind == "multi":
