@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .config import Course, load_course
 from .errors import GraderFailure, UsageError
-from .notebook.collect import collect
+from .notebook.collect import Submission, collect
 from .results import UnitResult
 
 
@@ -24,8 +24,11 @@ def resolve_device(device: str) -> str:
 
 def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None = None,
                exercises: list[str] | None = None, device: str = "auto", student: str | None = None,
-               quiz: bool = True) -> UnitResult:
-    """Check a student's work for a unit (default folder: exercises/<unit>/)."""
+               quiz: bool = True, submission: Submission | None = None) -> UnitResult:
+    """Check a student's work for a unit (default folder: exercises/<unit>/).
+
+    `submission`: cells already collected (a notebook kernel's input history) instead of reading `path`.
+    """
     from .checking import check_submission
     from .runner.session import WorkerFailure
 
@@ -34,9 +37,10 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
     for name in exercises or []:
         unit.exercise(name)
     target = path or course.exercises_dir / unit.id
-    if not target.exists():
-        raise UsageError(f"{target} does not exist", "give the notebook or folder with --path")
-    submission = collect(target)
+    if submission is None:
+        if not target.exists():
+            raise UsageError(f"{target} does not exist", "give the notebook or folder with --path")
+        submission = collect(target)
     launcher = check_launcher(course, device)
     try:
         result = check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)

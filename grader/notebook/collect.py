@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from ..release.layout import notebook_version
 from ..report.safe import capped, clip, printable
 from .magics import strip_magics
 
@@ -45,6 +46,7 @@ class Submission:
     cells: list[Cell] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)  # notebook -> the course version its metadata names
 
 
 # ------------------------------------------------ the bounded walk
@@ -188,6 +190,20 @@ def collect(path: Path) -> Submission:
     return sub
 
 
+def from_cells(cells: list[tuple[str, str]], label: str) -> Submission:
+    """A submission from cells already in memory, as (source, origin) pairs (a kernel's input history).
+
+    The same caps as for files hold; IPython-only lines are neutralised as in a notebook.
+    """
+    sub = Submission(files=[label])
+    budget = _Budget()
+    for source, origin in cells:
+        if source.strip() and budget.admit(source, origin):
+            sub.cells.append(Cell(strip_magics(source), origin))
+    sub.problems.extend(budget.notes())
+    return sub
+
+
 class _Budget:
     """How many cells and bytes of source are still allowed; what was left out."""
 
@@ -239,11 +255,14 @@ def _add_file(file: Path, name: str, sub: Submission, budget: _Budget) -> None:
             sub.files.append(name)
         return
     try:
-        sources = notebook_sources(text)
+        sources, metadata = read_notebook(text)
     except ValueError as exc:
         sub.problems.append(f"{name} is not a readable notebook: {exc}; skipped")
         return
     sub.files.append(name)
+    version = notebook_version(metadata)
+    if version is not None:
+        sub.versions[name] = version
     for index, source in sources:
         origin = f"{name}, cell {index}"
         if budget.admit(source, origin):
@@ -252,6 +271,11 @@ def _add_file(file: Path, name: str, sub: Submission, budget: _Budget) -> None:
 
 def notebook_sources(text: str) -> list[tuple[int, str]]:
     """Return (1-based cell number, source) for every code cell of a notebook."""
+    return read_notebook(text)[0]
+
+
+def read_notebook(text: str) -> tuple[list[tuple[int, str]], object]:
+    """(1-based cell number, source) for every code cell of a notebook, and the notebook's metadata."""
     if text.count("{") + text.count("[") > MAX_NOTEBOOK_CONTAINERS:
         raise ValueError(f"it holds more than {MAX_NOTEBOOK_CONTAINERS:,} JSON objects and lists")
     try:
@@ -281,4 +305,4 @@ def notebook_sources(text: str) -> list[tuple[int, str]]:
             source = "".join(s for s in source if isinstance(s, str))
         if isinstance(source, str) and source.strip():
             result.append((number, source))
-    return result
+    return result, nb.get("metadata")

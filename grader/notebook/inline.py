@@ -1,19 +1,39 @@
 """`check()` inside a notebook: the same verdict as `grader check`, shown as a table.
 
-In Jupyter the code checked is what the kernel has run so far (its input
-history, replayed in a separate worker process, never in the kernel itself).
-Outside IPython the notebooks and .py files of the current folder are checked.
+The kernel is the student's, so nothing trusted happens in it. `check()` gathers what
+the kernel has run so far (its input history), sends it with the unit, the exercises,
+the device and the course root to a trusted process of its own
+(`grader.notebook.remote`), and renders the result that comes back. The references,
+the check spec, the expected outputs and the worker never touch the kernel: it imports
+only this module, the course-file reader, the results and their renderers (not torch,
+not numpy).
+
+Outside IPython the notebooks and .py files of the current folder are checked, and the
+text report is printed.
 """
 from __future__ import annotations
 
+import json
 import os
-from pathlib import Path
-from typing import Any
+import subprocess
+import sys
+import threading
+from collections import deque
+from typing import IO, Any
 
 from ..errors import GraderError, UsageError
 from ..results import UnitResult
-from .collect import Cell, Submission, collect
-from .magics import strip_magics
+from ..report.safe import one_line, printable
+
+# `-c` puts the current folder, the student's, first on sys.path: it is dropped before any import,
+# so a student's numpy.py is never imported by the trusted process. The folder this `grader` came
+# from is added last, for a kernel that found it through its own sys.path.
+_BOOT = ("import sys\nif sys.path and sys.path[0] == '':\n    del sys.path[0]\n"
+         "if {home!r} not in sys.path:\n    sys.path.append({home!r})\n"
+         "from grader.notebook.remote import main\nsys.exit(main())\n")
+PROTOCOL_VERSION = 1  # of the request check() sends and the reply it reads (see grader.notebook.remote)
+_STDERR_KEPT = 20      # lines of the trusted process's stderr kept for a failure report
+_STOP_SECONDS = 10.0   # after an interrupt, how long the trusted process has to stop its worker
 
 
 class CheckReport:
@@ -42,16 +62,10 @@ def check_from_notebook(exercises: tuple[str, ...], *, unit: str | None, path: s
     """Check the named exercises (all of the unit when none are named)."""
     if os.environ.get("GRADER_WORKER"):
         return None  # inside a grading worker a check cell does nothing
-    from ..quiz.errors import QuizError
-    from ..report.safe import one_line, printable
-    from ..runner.session import WorkerFailure
-
     try:
         return _check(exercises, unit, path, device)
-    except (GraderError, QuizError) as exc:
-        print(f"grader: {printable(exc, newlines=True)}")
-    except WorkerFailure as exc:
-        print(f"grader: error: {one_line(exc, 400)}")
+    except GraderError as exc:
+        print(f"grader: error: {printable(exc, newlines=True)}")
     except Exception as exc:  # noqa: BLE001  (a grader failure is one line in the notebook, not a traceback)
         if os.environ.get("GRADER_DEBUG"):
             raise
@@ -60,53 +74,106 @@ def check_from_notebook(exercises: tuple[str, ...], *, unit: str | None, path: s
     return None
 
 
-def _check(exercises: tuple[str, ...], unit_id: str | None, path: str | None, device: str) -> CheckReport | None:
-    from ..api import check_launcher
-    from ..checking import check_submission
-    from ..config import load_course
+def _check(exercises: tuple[str, ...], unit: str | None, path: str | None, device: str) -> CheckReport | None:
+    from ..config import find_course_root
 
-    course = load_course()
-    unit = course.unit(unit_id) if unit_id else _infer_unit(course, exercises)
-    for name in exercises:
-        unit.exercise(name)
+    if not all(isinstance(name, str) for name in exercises) or not isinstance(unit, (str, type(None))):
+        raise UsageError("check() takes the names of exercises", 'check("softmax"), or check(unit="unit1")')
     history = _ipython_history()
-    if path is None and history is not None:
-        submission = Submission(cells=history, files=["this notebook's kernel history"])
-    else:
-        submission = collect(Path(path) if path else Path.cwd())
-    launcher = check_launcher(course, device)
-    try:
-        result = check_submission(course, unit, submission, launcher=launcher, device=device,
-                                  only=list(exercises) or None)
-    finally:
-        launcher.close()   # gives its sandbox slot back to other graders on this machine
-    report = CheckReport(result)
+    request = {"version": PROTOCOL_VERSION, "course": str(find_course_root()), "cwd": os.getcwd(), "unit": unit,
+               "exercises": list(exercises), "device": str(device),
+               "cells": history if path is None else None, "path": os.path.abspath(path) if path else None}
+    reply = ask_trusted_process(request)
+    if "error" in reply:
+        print(f"grader: {printable(reply['error'], newlines=True)}")
+        return None
+    report = CheckReport(UnitResult.from_json(reply["result"]))
     if history is None:
         print(repr(report))
         return None
     return report
 
 
-def _infer_unit(course: Any, exercises: tuple[str, ...]) -> Any:
-    for unit in course.units:
-        if exercises and any(e.name == exercises[0] for e in unit.exercises):
-            return unit
-    folder = Path.cwd().name
-    for unit in course.units:
-        if unit.id == folder:
-            return unit
-    if exercises:
-        raise UsageError(f"no unit has an exercise '{exercises[0]}'", "check the spelling, or pass unit=...")
-    raise UsageError("cannot tell which unit to check", 'pass it: check(unit="unit1")')
+def ask_trusted_process(request: dict) -> dict:
+    """Send `request` to a fresh `grader.notebook.remote` process and return its reply.
+
+    Its stderr is relayed as it comes when it is the grader's own ("grader: waiting for
+    a sandbox slot ..."), and kept for the one line that reports a process that died.
+    The reply comes before the process has exited (tearing torch down takes half a
+    second): a thread waits for it, unless there is no reply and its exit code says why.
+    """
+    home = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen([sys.executable, "-c", _BOOT.format(home=home)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    tail: deque[str] = deque(maxlen=_STDERR_KEPT)
+    relay = threading.Thread(target=_relay, args=(proc.stderr, tail), daemon=True)
+    relay.start()
+    try:
+        try:
+            proc.stdin.write(json.dumps(request).encode("utf-8"))
+            proc.stdin.close()
+        except BrokenPipeError:  # it died before reading: its exit code and stderr say why
+            pass
+        out = proc.stdout.read()
+    except KeyboardInterrupt:
+        _stop(proc)
+        raise
+    finally:
+        proc.stdout.close()
+    try:
+        reply = json.loads(out.decode("utf-8").strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        reply = None
+    if isinstance(reply, dict) and ("result" in reply or isinstance(reply.get("error"), str)):
+        threading.Thread(target=proc.wait, daemon=True).start()
+        return reply
+    code = proc.wait()
+    relay.join(5)
+    how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    last = f": {one_line(tail[-1], 300)}" if tail else ""
+    return {"error": f"error: the grader's checking process {how} without a result{last}", "exit_code": 3}
 
 
-def _ipython_history() -> list[Cell] | None:
+def _relay(stream: IO[bytes], tail: deque[str]) -> None:
+    debug = bool(os.environ.get("GRADER_DEBUG"))
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        if not line.strip():
+            continue
+        tail.append(line)
+        if debug or line.startswith("grader: "):
+            print(printable(line), file=sys.stderr, flush=True)
+    stream.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Interrupt the trusted process so it stops its worker, then make sure it is gone."""
+    import signal
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _ipython_history() -> list[list[str]] | None:
+    """The kernel's input history as [source, origin] pairs (this cell left out); None outside IPython."""
+    shell = _ipython()
+    if shell is None:
+        return None
+    raw = list(getattr(shell.history_manager, "input_hist_raw", []))[1:-1]  # the empty first entry, this cell
+    return [[src, f"kernel input [{i}]"] for i, src in enumerate(raw, start=1) if isinstance(src, str) and src.strip()]
+
+
+def _ipython() -> Any:
+    if "IPython" not in sys.modules:  # a plain python process: do not import IPython just to ask
+        return None
     try:
         from IPython import get_ipython  # type: ignore[import-not-found]
     except ImportError:
         return None
-    shell = get_ipython()
-    if shell is None:
-        return None
-    raw = list(getattr(shell.history_manager, "input_hist_raw", []))[1:-1]  # skip the empty first entry and this cell
-    return [Cell(strip_magics(src), f"kernel input [{i}]") for i, src in enumerate(raw, start=1) if src.strip()]
+    return get_ipython()

@@ -1,54 +1,304 @@
-"""check() inside a real IPython shell: the verdict for the code the kernel has run so far."""
+"""check() in a real IPython shell (and a real kernel where jupyter_client is installed).
+
+It gives `grader check`'s verdict for the code the kernel has run, and leaves nothing
+trusted in the kernel: no reference, no check spec, no expected value that a later cell
+could reach. The expected values searched for are computed here, in the test process.
+"""
+import json
 import os
+import signal
 import subprocess
 import sys
-import textwrap
+import threading
+import time
+from pathlib import Path
 
-from helpers import ROOT
+import numpy as np
+import pytest
+import torch
+from helpers import COURSE, ROOT, write_notebook
+from notebook_kernel import PROBE, Kernel, Shell, kernel_available
 
-DRIVER = textwrap.dedent('''
-    import json, sys
-    from IPython.core.interactiveshell import InteractiveShell
+from grader.notebook.remote import answer_safely
+from grader.results import CheckResult, ExerciseResult, UnitResult
+from grader.runner.wire import Array
 
-    shell = InteractiveShell.instance()
-    cells = json.loads(sys.stdin.read())
-    results = []
-    for cell in cells:
-        outcome = shell.run_cell(cell, store_history=True)
-        results.append(outcome.result)
-    report = results[-1]
-    print(json.dumps({"type": type(report).__name__, "passed": report.passed,
-                      "html": report._repr_html_(), "text": repr(report)}))
-''')
+REFERENCE = (ROOT / "solutions" / "unit1" / "shallow.py").read_text()
+NO_MAX = "def softmax(z, dim=-1):\n    e = z.exp()\n    return e / e.sum(dim=dim, keepdim=True)"
+SOLUTIONS = ROOT / "solutions"
+SOLUTION_STEMS = {path.stem for path in SOLUTIONS.glob("*/*.py")}
+# what check() may import into the kernel: the course file reader, the results and their renderers
+KERNEL_MODULES = {"grader", "grader.config", "grader.errors", "grader.notebook", "grader.notebook.inline",
+                  "grader.results", "grader.report", "grader.report.html", "grader.report.safe",
+                  "grader.report.text", "grader.quiz", "grader.quiz.check", "grader.quiz.errors"}
+STATE = ("import json as _json, sys as _sys\n"
+         "print(_json.dumps({'modules': sorted(_sys.modules), 'files': sorted(str(getattr(m, '__file__', '') or '') "
+         "for m in list(_sys.modules.values()))}))")
+KINDS = ["shell", pytest.param("kernel", marks=pytest.mark.skipif(
+    not kernel_available(), reason="a real kernel needs jupyter_client and ipykernel, not test dependencies"))]
 
 
-def run_in_ipython(cells, tmp_path):
-    import json
+def open_kernel(kind, tmp_path, course=ROOT):
+    folder = tmp_path / "unit1"
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GRADER_COURSE": str(course)}
+    return Shell(folder, env) if kind == "shell" else Kernel(folder, env, tmp_path / "jupyter")
 
+
+def ran(kernel, code):
+    """Run a cell that must not raise; its reply."""
+    reply = kernel.run(code)
+    assert reply["error"] is None, reply
+    return reply
+
+
+def expected_outputs(exercise="softmax"):
+    """Every array of every public case's expected output, computed in this process."""
+    from grader.checking import plan_unit
+
+    plan = plan_unit(COURSE, COURSE.unit("unit1"), device="cpu", only=[exercise])
+    leaves = []
+
+    def walk(value):
+        if isinstance(value, Array):
+            leaves.append(value.data)
+        elif isinstance(value, torch.Tensor):
+            leaves.append(value.detach().cpu().numpy())
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+
+    for case in plan.cases[exercise]:
+        walk(case.expected)
+    assert leaves
+    return leaves
+
+
+def found_in(arrays, expected):
+    return [a for a in arrays if a.shape == expected.shape and a.dtype.kind == expected.dtype.kind
+            and np.allclose(a, expected, rtol=1e-6, atol=0, equal_nan=True)]
+
+
+def trusted_traces(kernel, tmp_path, expected):
+    """What of the trusted side a later cell of this kernel can reach (all empty when nothing)."""
+    state = json.loads(ran(kernel, STATE)["stdout"])
+    modules = set(state["modules"])
+    ran(kernel, PROBE)
+    ran(kernel, "import numpy as _np, torch as _torch\n"  # controls: a tensor, and an array inside a list
+                "_controls = {'t': _torch.full((2, 3), 0.125), 'a': [_np.full((3,), 0.375)]}")
+    npz = tmp_path / f"arrays{len(list(tmp_path.glob('arrays*')))}.npz"
+    functions = json.loads(ran(kernel, f"import json\nprint(json.dumps(_probe({str(npz)!r}, {str(SOLUTIONS)!r})))")
+                           ["stdout"])
+    with np.load(npz, allow_pickle=False) as data:
+        arrays = [data[key] for key in data.files]
+    assert found_in(arrays, np.full((2, 3), 0.125, np.float32)) and found_in(arrays, np.full((3,), 0.375))
+    return {
+        "grader modules beyond the renderers": sorted(m for m in modules if m.split(".")[0] == "grader"
+                                                      and m not in KERNEL_MODULES),
+        "course modules": sorted(m for m in modules if m.startswith("_grader_course")),
+        "modules named after solutions": sorted(modules & SOLUTION_STEMS),
+        "files from solutions/": [f for f in state["files"] if f.startswith(str(SOLUTIONS))],
+        "reference functions": functions,
+        "expected outputs": [e.shape for e in expected if found_in(arrays, e)],
+    }
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_check_leaves_no_reference_and_no_expected_value_in_the_kernel(kind, tmp_path):
+    expected = expected_outputs()
+    kernel = open_kernel(kind, tmp_path)
+    try:
+        ran(kernel, "import torch")
+        ran(kernel, REFERENCE)
+        report = ran(kernel, 'from grader import check\ncheck("softmax")')
+        assert "PASS softmax  2/2  (8/8 checks)" in report["result"]
+        traces = trusted_traces(kernel, tmp_path, expected)
+        assert traces == {key: [] for key in traces}
+        # the search would have seen them: what the old in-kernel check() left behind is found
+        ran(kernel, "from grader.checking import plan_unit\nfrom grader.config import load_course\n"
+                    "course = load_course()\nplan = plan_unit(course, course.unit('unit1'), only=['softmax'])")
+        traces = trusted_traces(kernel, tmp_path, expected)
+        assert "_grader_course.unit1.shallow" in traces["course modules"]
+        assert "_grader_course.unit1.shallow.softmax" in traces["reference functions"]
+        assert len(traces["expected outputs"]) == len(expected)
+    finally:
+        kernel.close()
+
+
+def _build_release(out):
+    try:
+        from grader import release
+        build_release = getattr(release, "build_release", None)
+        if build_release is None:
+            from grader.release.build import build_release
+    except ImportError as exc:
+        pytest.skip(f"grader release is not built yet ({exc}); run again once grader.release.build_release lands")
+    build_release(COURSE, out, units=["unit1"])
+    return out
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_check_in_a_student_release_leaves_no_expected_value_in_the_kernel(kind, tmp_path):
+    release = _build_release(tmp_path / "release")
+    assert not (release / "solutions").exists()
+    expected = expected_outputs()
+    kernel = open_kernel(kind, tmp_path, course=release)
+    try:
+        ran(kernel, "import torch")
+        ran(kernel, REFERENCE)
+        ran(kernel, NO_MAX)
+        report = ran(kernel, 'from grader import check\nreport = check("softmax")\nreport')
+        assert "FAIL softmax" in report["result"] and "subtract the max" in report["result"]
+        traces = trusted_traces(kernel, tmp_path, expected)
+        assert traces == {key: [] for key in traces}
+        in_release = json.loads(ran(kernel, "import json\nprint(json.dumps(report.result.to_json()))")["stdout"])
+    finally:
+        kernel.close()
+    kernel = open_kernel(kind, tmp_path / "instructor")
+    try:
+        ran(kernel, REFERENCE)
+        ran(kernel, NO_MAX)
+        ran(kernel, 'from grader import check\nreport = check("softmax")')
+        in_course = json.loads(ran(kernel, "import json\nprint(json.dumps(report.result.to_json()))")["stdout"])
+    finally:
+        kernel.close()
+    assert in_release["exercises"] == in_course["exercises"]
+
+
+def test_check_cell_gives_the_command_line_verdict_for_the_cells_run_so_far(tmp_path):
+    cells = ["import torch\n%matplotlib --list", REFERENCE, NO_MAX, "x = 1 / 0"]
+    kernel = open_kernel("shell", tmp_path)
+    try:
+        for cell in cells:
+            kernel.run(cell)
+        report = ran(kernel, 'from grader import check\nreport = check("softmax", "perceptron_forward")\nreport')
+        shown = json.loads(ran(kernel, "import json\nprint(json.dumps([report._repr_html_(), report.result.to_json()]))")
+                           ["stdout"])
+    finally:
+        kernel.close()
+    html, in_kernel = shown
+    notebook = write_notebook(tmp_path / "same_cells.ipynb", cells)
+    run = subprocess.run([sys.executable, "-m", "grader", "check", "unit1", "softmax", "perceptron_forward",
+                          "--path", str(notebook), "--json"], capture_output=True, text=True, timeout=300)
+    on_command_line = json.loads(run.stdout)
+    assert in_kernel["exercises"] == on_command_line["exercises"]
+    assert (in_kernel["score"], in_kernel["max_score"]) == (on_command_line["score"], on_command_line["max_score"])
+    assert in_kernel["notes"] == [n.replace("same_cells.ipynb, cell 4", "kernel input [4]")
+                                  for n in on_command_line["notes"]] != []
+    assert "FAIL softmax" in report["result"] and "subtract the max" in report["result"]
+    assert "PASS perceptron_forward  2/2  (12/12 checks)" in report["result"]
+    assert "<table>" in html and "logits of magnitude 1000" in html
+
+
+def test_check_imports_neither_torch_nor_numpy_into_the_kernel(tmp_path):
+    kernel = open_kernel("shell", tmp_path)
+    # the student's folder is the kernel's; the grader's process never imports from it
+    (tmp_path / "unit1" / "numpy.py").write_text("raise ImportError('the student numpy.py was imported')\n")
+    try:
+        report = ran(kernel, 'from grader import check\ncheck("softmax")')
+        state = json.loads(ran(kernel, STATE)["stdout"])
+    finally:
+        kernel.close()
+    assert "FAIL softmax" in report["result"] and "`softmax` is not defined" in report["result"]
+    assert not {"torch", "numpy"} & set(state["modules"])
+
+
+def test_a_broken_grader_process_is_one_line(tmp_path):
+    broken = tmp_path / "course"
+    broken.mkdir()
+    (broken / "course.toml").write_text((ROOT / "course.toml").read_text().replace("schema_version = 1",
+                                                                                   "schema_version = 99"))
+    kernel = open_kernel("shell", tmp_path)
+    try:
+        missing = ran(kernel, f'import os\nos.environ["GRADER_COURSE"] = {str(tmp_path)!r}\n'
+                              'from grader import check\ncheck("softmax")')
+        bad_course = ran(kernel, f'os.environ["GRADER_COURSE"] = {str(broken)!r}\ncheck("softmax")')
+        dead = ran(kernel, f'os.environ["GRADER_COURSE"] = {str(ROOT)!r}\nos.environ["PYTHONHOME"] = "/nowhere"\n'
+                           'check("softmax")')
+        del_home = ran(kernel, 'del os.environ["PYTHONHOME"]\ncheck("nosuchexercise")')
+    finally:
+        kernel.close()
+    assert missing["stdout"] == f"grader: error: GRADER_COURSE={tmp_path} holds no course.toml\n"
+    assert bad_course["stdout"].startswith(f"grader: error: {broken / 'course.toml'}: schema_version is 99")
+    assert dead["stdout"].startswith("grader: error: the grader's checking process exited with code 1 without a "
+                                     "result: ")
+    assert dead["stdout"].count("\n") == 1
+    assert del_home["stdout"] == ("grader: error: no exercise in unit1 'nosuchexercise'\n"
+                                  "  hint: try `grader list unit1`\n")
+    for reply in (missing, bad_course, dead, del_home):
+        assert reply["result"] is None and "Traceback" not in reply["stdout"] + reply["stderr"]
+
+
+def _descendants(pid):
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            children = [int(c) for c in (task / "children").read_text().split()] if (task / "children").exists() else []
+            found.extend(children)
+            todo.extend(children)
+    return found
+
+
+def _alive(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_an_interrupted_check_stops_its_grader_process_and_worker(tmp_path):
+    kernel = open_kernel("shell", tmp_path)
+    seen = []
+
+    def interrupt():  # as Jupyter's interrupt button: SIGINT to the kernel alone
+        seen.extend(_descendants(kernel.proc.pid))
+        kernel.proc.send_signal(signal.SIGINT)
+
+    try:
+        ran(kernel, "def softmax(z, dim=-1):\n    import time\n    time.sleep(60)")  # each check would take 10 s
+        timer = threading.Timer(4.0, interrupt)
+        timer.start()
+        started = time.monotonic()
+        interrupted = kernel.run('from grader import check\ncheck("softmax")')
+        elapsed = time.monotonic() - started
+        timer.join()
+        time.sleep(0.5)
+        left = [pid for pid in seen if _alive(pid)]
+    finally:
+        kernel.close()
+    assert interrupted["error"] == "KeyboardInterrupt: " and elapsed < 15
+    assert len(seen) >= 2  # the grader's process and its worker
+    assert left == []
+
+
+def test_check_outside_ipython_prints_the_text_report(tmp_path):
     folder = tmp_path / "unit1"
     folder.mkdir()
-    env = {**os.environ, "GRADER_COURSE": str(ROOT)}
-    run = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps(cells), cwd=folder, env=env,
-                         capture_output=True, text=True, timeout=300)
+    (folder / "answers.py").write_text(REFERENCE + "\n\nfrom grader import check\nprint('returned', check('softmax'))\n")
+    run = subprocess.run([sys.executable, "-c", "import runpy, sys\nrunpy.run_path('answers.py')\n"
+                          "print('checking imported:', 'grader.checking' in sys.modules)"],
+                         cwd=folder, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "GRADER_COURSE": str(ROOT)})
     assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout.strip().splitlines()[-1])
+    assert run.stdout.startswith("unit1: 2 / 2 points  (device: cpu)\nPASS softmax  2/2  (8/8 checks)\n")
+    assert run.stdout.endswith("returned None\nchecking imported: False\n")
 
 
-def test_check_cell_sees_the_cells_run_so_far(tmp_path):
-    reference = (ROOT / "solutions" / "unit1" / "shallow.py").read_text()
-    cells = ["import torch\n%matplotlib --list", reference,
-             "def softmax(z, dim=-1):\n    e = z.exp()\n    return e / e.sum(dim=dim, keepdim=True)",
-             'from grader import check\ncheck("softmax")']
-    report = run_in_ipython(cells, tmp_path)
-    assert report["type"] == "CheckReport" and report["passed"] is False
-    assert "<table>" in report["html"] and "logits of magnitude 1000" in report["html"]
-    assert "subtract the max" in report["text"]
+def test_a_result_crosses_processes_with_its_scores():
+    result = UnitResult("unit1", notes=["a note"], exercises={"softmax": ExerciseResult("softmax", 2.0, [
+        CheckResult("a", True, "ok", weight=0.05), CheckResult("b", False, "got 1, expected 2", weight=3.0, hint="h")])})
+    again = UnitResult.from_json(json.loads(json.dumps(result.to_json(weights=True))))
+    assert again.to_json(weights=True) == result.to_json(weights=True)
+    assert again.score == result.score == round(2 * 0.05 / 3.05, 4)
 
 
-def test_check_cell_gives_the_command_line_verdict(tmp_path):
-    reference = (ROOT / "solutions" / "unit1" / "shallow.py").read_text()
-    report = run_in_ipython([reference, 'from grader import check\ncheck("softmax", "perceptron_forward")'],
-                            tmp_path)
-    assert report["passed"] is True
-    assert "PASS softmax  2/2  (8/8 checks)" in report["text"]
-    assert "PASS perceptron_forward  2/2  (12/12 checks)" in report["text"]
+def test_a_request_the_trusted_side_cannot_read_is_an_error_reply():
+    assert answer_safely(b'{"version": 0}')["error"].startswith("error: the notebook sent a request this grader")
+    reply = answer_safely(json.dumps({"version": 1, "course": str(ROOT), "cwd": "/", "unit": None,
+                                      "exercises": [3], "device": "cpu", "cells": None, "path": None}).encode())
+    assert reply == {"version": 1, "error": 'error: exercises are named by strings\n  hint: check("softmax")',
+                     "exit_code": 2}

@@ -1,0 +1,114 @@
+"""The trusted side of the notebook's `check()`: one request in, one result out, in a process of its own.
+
+`check()` runs in the student's kernel, where nothing trusted may live. It sends what
+it needs to a fresh process running this module (`main`; `python -m
+grader.notebook.remote` does the same) as one JSON object on stdin; this process loads the course, plans the cases (from the references in an instructor
+course, from the shipped public data in a release: `api.check_unit` decides), runs
+the student's cells in a worker as `grader check` does, and writes one JSON object
+on stdout. Nothing of the plan goes back: only the result a student may read.
+
+    request  {"version": 1, "course": ROOT, "cwd": DIR, "unit": ID | null, "exercises": [NAME, ...],
+              "device": "auto", "cells": [[SOURCE, ORIGIN], ...] | null, "path": FILE | null}
+    reply    {"version": 1, "result": UnitResult.to_json(weights=True)}
+             {"version": 1, "error": "error: no unit 'unit9' ...", "exit_code": 2}
+
+`cells` is the kernel's input history; without it, `path` (or else `cwd`) is read as
+`grader check --path` would. The reply's error is the text after "grader: ".
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from ..errors import GraderError, GraderFailure, UsageError
+from ..results import UnitResult
+from .inline import PROTOCOL_VERSION
+
+HISTORY = "this notebook's kernel history"
+
+
+def main() -> int:
+    """Answer the one request on stdin; the reply is the only thing written to stdout."""
+    reply_to = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # whatever else this process prints goes to stderr, never into the reply
+    reply = answer_safely(sys.stdin.buffer.read())
+    reply_to.write(json.dumps(reply) + "\n")
+    reply_to.close()  # the notebook has its answer now, not after this interpreter's slow teardown of torch
+    return int(reply.get("exit_code", 0))
+
+
+def answer_safely(raw: bytes) -> dict:
+    """The reply to a raw request: a result, or an error told in one line (never a traceback)."""
+    from ..quiz.errors import QuizError
+    from ..report.safe import one_line, printable
+
+    try:
+        request = json.loads(raw)
+        return {"version": PROTOCOL_VERSION, "result": answer(request).to_json(weights=True)}
+    except (GraderError, QuizError) as exc:
+        return _error(f"error: {printable(exc, newlines=True)}", exc.exit_code)
+    except KeyboardInterrupt:
+        return _error("interrupted", 130)
+    except Exception as exc:  # noqa: BLE001  (a grader failure is one line in the notebook)
+        if os.environ.get("GRADER_DEBUG"):
+            traceback.print_exception(exc, file=sys.stderr)
+        return _error(f"internal error: {type(exc).__name__}: {one_line(exc, 500)} "
+                      "(set GRADER_DEBUG=1 for the traceback)", 3)
+
+
+def _error(text: str, exit_code: int) -> dict:
+    return {"version": PROTOCOL_VERSION, "error": text, "exit_code": exit_code}
+
+
+def answer(request: Any) -> UnitResult:
+    """Check what the request names, through the same API as `grader check`."""
+    from ..api import check_unit
+    from ..config import load_course
+    from .collect import from_cells
+
+    if not isinstance(request, dict) or request.get("version") != PROTOCOL_VERSION:
+        raise GraderFailure(f"the notebook sent a request this grader cannot read (version {PROTOCOL_VERSION} expected)")
+    course = load_course(Path(_field(request, "course", str)))
+    exercises = _field(request, "exercises", list)
+    if not all(isinstance(name, str) for name in exercises):
+        raise UsageError("exercises are named by strings", 'check("softmax")')
+    cwd = Path(_field(request, "cwd", str))
+    unit_id = _field(request, "unit", (str, type(None))) or infer_unit(course, exercises, cwd.name)
+    cells = _field(request, "cells", (list, type(None)))
+    path = _field(request, "path", (str, type(None)))
+    submission = None
+    if cells is not None:
+        if not all(isinstance(c, list) and len(c) == 2 and all(isinstance(s, str) for s in c) for c in cells):
+            raise GraderFailure("the notebook sent cells this grader cannot read")
+        submission = from_cells([(source, origin) for source, origin in cells], HISTORY)
+    return check_unit(unit_id, path=Path(path) if path else (None if submission else cwd), course=course,
+                      exercises=exercises or None, device=_field(request, "device", str), quiz=False,
+                      submission=submission)
+
+
+def _field(request: dict, name: str, kind: type | tuple[type, ...]) -> Any:
+    value = request.get(name)
+    if not isinstance(value, kind):
+        raise GraderFailure(f"the notebook's request has no valid '{name}'")
+    return value
+
+
+def infer_unit(course: Any, exercises: list[str], folder: str) -> str:
+    """The unit of the first exercise named, else the unit named like the notebook's folder."""
+    for unit in course.units:
+        if exercises and any(e.name == exercises[0] for e in unit.exercises):
+            return unit.id
+    for unit in course.units:
+        if unit.id == folder:
+            return unit.id
+    if exercises:
+        raise UsageError(f"no unit has an exercise '{exercises[0]}'", "check the spelling, or pass unit=...")
+    raise UsageError("cannot tell which unit to check", 'pass it: check(unit="unit1")')
+
+
+if __name__ == "__main__":
+    sys.exit(main())
