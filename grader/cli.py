@@ -8,9 +8,12 @@ import sys
 import traceback
 from pathlib import Path
 
-from .errors import GraderError
+from .errors import GraderError, UsageError
 from .quiz.errors import QuizError
 from .report.safe import one_line, printable
+
+
+INSTRUCTOR_ONLY = {"grade", "export", "release"}   # commands a student release refuses (exit 2)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional(sub: argparse._SubParsersAction) -> None:
     """Subcommands from parts that may be absent in a trimmed install."""
-    for module in ("grader.batch_cli", "grader.quiz.cli"):
+    for module in ("grader.batch_cli", "grader.quiz.cli", "grader.release.cli"):
         try:
             mod = __import__(module, fromlist=["add_subcommands"])
         except ImportError:
@@ -92,10 +95,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "quiz_command", None):
         from .quiz.cli import run as run_quiz
 
-        return run_quiz(args, course.root, course.salt, results=_graded_quizzes(course, args))
+        release = getattr(course, "release", None) is not None   # a student release: no --key, no --stats
+        return run_quiz(args, course.root, course.salt, release=release,
+                        results=None if release else _graded_quizzes(course, args))
     handler = getattr(args, "handler", None)
     if handler is None:
         raise GraderError(f"unknown command {args.command}")
+    if course.release is not None and args.command in INSTRUCTOR_ONLY:
+        what = "grading" if args.command == "grade" else f"`grader {args.command}`"
+        raise UsageError(f"{what} needs the instructor course; this folder is a student release",
+                         "`grader check` runs the public checks here")
     return handler(args, course)
 
 
