@@ -242,6 +242,8 @@ def _write_readme(course: Course, units: list[Unit], wheel: str | None, work: Pa
         "offline, with the same feedback and hints as the course's grader.", "",
         "## Set up (once)", "", "```bash", "python -m venv .venv && . .venv/bin/activate",
         f"{install}   # the grader and what it needs (torch, numpy, sympy...)", "```", "",
+        "Without an NVIDIA GPU, install PyTorch's CPU build first; the default build is several GB:",
+        "`python -m pip install torch --index-url https://download.pytorch.org/whl/cpu`.", "",
         "## Check your work", "", "```bash",
         *(f"{command:<30}# {why}" for command, why in (
             ("cd path/to/this/folder", "grader finds course.toml here"),
