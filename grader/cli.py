@@ -125,6 +125,11 @@ def _check(course, args: argparse.Namespace) -> int:  # noqa: ANN001
     from .api import check_unit
     from .report.text import render_unit
 
+    if "quiz" in (args.exercises or []):   # `grader check unit2 quiz`: only the answers
+        from .quiz.check import check_quiz_command
+
+        return check_quiz_command(course, args.unit, exercises=args.exercises, path=args.path, student=args.student,
+                                  as_json=args.json, verbose=args.verbose)
     result = check_unit(args.unit, path=args.path, course=course, exercises=args.exercises or None,
                         device=args.device, student=args.student)
     if args.json:

@@ -41,7 +41,7 @@ def _grade_one(course: Course, unit: Unit, bank: Bank, student: str, folder: Pat
     from grader.notebook.collect import TooLarge, read_bounded
 
     from .answers_file import MAX_ANSWERS_BYTES, parse_answers_text
-    from .grading import grade_answers
+    from .grading import grade_answers, scaled_to_points
     from .variants import make_variant
 
     answers_file = folder / "answers.toml"
@@ -65,13 +65,7 @@ def _grade_one(course: Course, unit: Unit, bank: Bank, student: str, folder: Pat
         result = grade_answers(variant, parse_answers_text(text, "answers.toml"), reveal=False)
     except QuizError as exc:
         return _zero(unit, str(exc)), digest
-    return _scaled(result.to_json(), unit.quiz.points), digest
-
-
-def _scaled(quiz: dict, points: float) -> dict:
-    raw_max = float(quiz["max_score"]) or 1.0
-    return {**quiz, "score": round(float(quiz["score"]) / raw_max * points, 4), "max_score": points,
-            "raw_score": quiz["score"], "raw_max_score": quiz["max_score"]}
+    return scaled_to_points(result.to_json(), unit.quiz.points), digest
 
 
 def _zero(unit: Unit, reason: str) -> dict:

@@ -102,22 +102,31 @@ def resolve_student(args: argparse.Namespace, course_root: Path) -> str:
 
 
 def results_from_json(data: Any) -> list[QuizResult]:
-    """Quiz results from a ``grader grade --json`` report, a list, or a {student: quiz} map."""
+    """Quiz results from a ``grader grade --json`` report (``{"unit", "students": {id: {..., "quiz"}}}``,
+    also ``grader export --format json``), a list of ``{"id", "quiz"}``, or a ``{student: quiz}`` map.
+
+    A student without an answers file (the gradebook's single "answers.toml" entry) is left out:
+    they attempted no question.
+    """
     from grader.quiz.model import QuizResult
 
-    out: list[QuizResult] = []
-    if isinstance(data, dict) and isinstance(data.get("students"), list):
+    if isinstance(data, dict) and "students" in data:
         data = data["students"]
     if isinstance(data, dict):
-        data = [{"id": k, "quiz": v} for k, v in data.items()]
+        data = [{"id": k, **(v if isinstance(v, dict) and "quiz" in v else {"quiz": v})}
+                for k, v in data.items()]
     if not isinstance(data, list):
         raise QuizError("unrecognised results file", "pass the JSON report of `grader grade --json`")
+    out: list[QuizResult] = []
     for entry in data:
         if not isinstance(entry, dict):
             continue
         quiz = entry.get("quiz", entry)
-        if isinstance(quiz, dict) and "questions" in quiz:
-            out.append(QuizResult.from_json(quiz, student=str(entry.get("id", entry.get("student", "")))))
+        if not isinstance(quiz, dict) or not isinstance(quiz.get("questions"), dict):
+            continue
+        if "answers.toml" in quiz["questions"]:
+            continue
+        out.append(QuizResult.from_json(quiz, student=str(entry.get("id", entry.get("student", "")))))
     return out
 
 

@@ -334,3 +334,14 @@ def grade_one(q: Question, parsed: Any, *, reveal: bool,
                         q.answer, _mistake_hint(q, parsed))
     return _verdict(q, 0.0, "could not be checked within the time limit; write a simpler "
                     "equivalent form", reveal, q.answer, status="undecided")
+
+
+def scaled_to_points(quiz: dict[str, Any], points: float) -> dict[str, Any]:
+    """A ``QuizResult.to_json()`` with its total on the course's scale (``course.toml``'s quiz points).
+
+    Questions keep their own points; ``raw_score`` and ``raw_max_score`` keep the bank's total.
+    `grader check` and `grader grade` both report the quiz this way.
+    """
+    raw_max = float(quiz["max_score"]) or 1.0
+    return {**quiz, "score": round(float(quiz["score"]) / raw_max * points, 4), "max_score": points,
+            "raw_score": quiz["score"], "raw_max_score": quiz["max_score"]}

@@ -9,37 +9,61 @@ with a caret and the question is asked again.
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from grader.quiz.answers_file import write_answers
 from grader.quiz.grading import AnswerFormatError, parse_answer, read_answers
 from grader.quiz.model import AnswersError, Question, Variant
-from grader.quiz.render import answer_hint
+from grader.quiz.render import terminal_hint
+from grader.report.safe import printable
 
 HELP = ("Type your answer and press Enter. Enter alone keeps the saved answer (or skips); "
         "'b' goes back, 'q' saves and quits, '?' shows this help.")
 
 
+def _typed_value(text: str) -> Any:
+    """A typed line as answers.toml would read it (``"d"``, ``["b", "e"]``, ``0.4``), else the text.
+
+    Students copy the answers.toml form from the docs, or type plainly (``d``, ``b, e``):
+    both mean the same. Only strings, numbers and lists count as TOML here.
+    """
+    try:
+        value = tomllib.loads(f"value = {text}")["value"]
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return text
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, list)):
+        return text
+    return value
+
+
 def to_stored(q: Question, line: str) -> Any:
     """Turn a typed line into the value stored in answers.toml; raise ``AnswerFormatError``."""
     text = line.strip()
+    typed = _typed_value(text)
     value: Any
     if q.kind == "multi":
-        value = [v for v in text.replace(",", " ").split() if v]
-        if text in ("-", "none", "[]"):
+        if text.lower() in ("-", "none"):
             value = []
-    elif q.kind == "shape":
-        value = list(parse_answer(q, text))
-    elif q.kind == "integer":
-        value = parse_answer(q, text)
+        elif isinstance(typed, list):
+            value = typed
+        else:
+            plain = typed if isinstance(typed, str) else text
+            value = [v for v in plain.replace(",", " ").split() if v]
+    elif q.kind in ("shape", "integer"):
+        value = parse_answer(q, typed)
+        value = list(value) if q.kind == "shape" else value
     elif q.kind == "numeric":
-        try:
-            value = float(text)
-        except ValueError:
-            value = text  # a formula such as "exp(-1)/2", stored as text
+        if isinstance(typed, str):
+            try:
+                value = float(typed)
+            except ValueError:
+                value = typed  # a formula such as "exp(-1)/2", stored as text
+        else:
+            value = typed
     else:
-        value = text
+        value = typed if isinstance(typed, str) else text
     parsed = parse_answer(q, value)  # raises on a format error
     if q.kind in ("choice",):
         return parsed
@@ -53,9 +77,10 @@ def _show(q: Question, number: int, total: int, saved: Any, out: TextIO) -> None
     out.write(q.prompt + "\n")
     for o in q.options:
         out.write(f"  {o.id}) {o.text}\n")
-    out.write(f"Answer with {answer_hint(q)}.\n")
+    out.write(f"Type {terminal_hint(q)}.\n")
     if saved is not None:
-        out.write(f"Saved answer: {saved!r}\n")
+        shown = ", ".join(map(str, saved)) if isinstance(saved, list) else str(saved)
+        out.write(f"Saved answer: {printable(shown or '(none)')}\n")
 
 
 def run_interactive(variant: Variant, answers_path: str | Path, *,

@@ -18,6 +18,15 @@ HOW_TO_ANSWER = {
     "symbolic": 'a formula in quotes, e.g. "2*x*(1 - tanh(x)**2)"',
 }
 
+TYPE_IN_TERMINAL = {
+    "choice": "one option letter, e.g. b",
+    "multi": "every option letter that applies, e.g. a, c (- for none)",
+    "integer": "a whole number, e.g. 42",
+    "numeric": "a number, e.g. 0.125, or a formula, e.g. exp(-1)/2",
+    "shape": "whole numbers separated by commas, e.g. 4, 16, 8, 8",
+    "symbolic": "a formula, e.g. 2*x*(1 - tanh(x)**2)",
+}
+
 EXAMPLE = {
     "choice": '"b"', "multi": '["a", "c"]', "integer": "42", "numeric": "0.125",
     "shape": "[4, 16, 8, 8]", "symbolic": '"2*x + 1"',
@@ -27,6 +36,17 @@ EXAMPLE = {
 def answer_hint(q: Question) -> str:
     """How to write the answer to ``q`` in answers.toml."""
     text = HOW_TO_ANSWER[q.kind]
+    if q.kind == "symbolic":
+        names = ", ".join(v[0] for v in q.spec.variables)
+        text += f"; variables: {names}; functions such as exp, log, sqrt, tanh, sigma, abs, max"
+    if q.kind == "numeric":
+        text += f" (relative tolerance {q.spec.rtol:g})"
+    return text
+
+
+def terminal_hint(q: Question) -> str:
+    """What to type for ``q`` at the prompt of ``grader quiz`` (no TOML quoting needed)."""
+    text = TYPE_IN_TERMINAL[q.kind]
     if q.kind == "symbolic":
         names = ", ".join(v[0] for v in q.spec.variables)
         text += f"; variables: {names}; functions such as exp, log, sqrt, tanh, sigma, abs, max"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -184,9 +185,44 @@ def format_value(value: sympy.Expr, fmt: str | None = None) -> str:
     return format(float(value), ".4g")
 
 
+_SIGN_BEFORE = re.compile(r"([+\-−])[ \t]*$")   # an operator right before a placeholder
+_OPERAND_END = re.compile(r"[\w)\]}²³′]\s*$")     # what a binary operator follows
+_TIMES = ("·", "*")
+
+
 def fill(template: str, env: dict[str, sympy.Expr]) -> str:
-    """Replace ``{name}`` and ``{name:fmt}`` in ``template`` by parameter values."""
-    return PLACEHOLDER.sub(lambda m: format_value(env[m.group(1)], m.group(2)), template)
+    """Replace ``{name}`` and ``{name:fmt}`` in ``template`` by parameter values.
+
+    A plain placeholder reads as algebra: ``w − {c}`` with c = -2 shows ``w + 2`` (never
+    ``w − -2``), ``-{c}`` shows ``2``, and a coefficient 1 before ``·`` is dropped
+    (``{a}·(w − 3)²`` with a = 1 shows ``(w − 3)²``; a = -1 shows ``−(w − 3)²``).
+    """
+    minus = "−" if "−" in template else "-"
+    parts: list[str] = []
+    pos = 0
+    for m in PLACEHOLDER.finditer(template):
+        before, value, fmt = template[pos:m.start()], env[m.group(1)], m.group(2)
+        pos = m.end()
+        if fmt:
+            parts += [before, format_value(value, fmt)]
+            continue
+        sign = _SIGN_BEFORE.search(before)
+        if sign and value < 0:
+            binary = _OPERAND_END.search(before[:sign.start()]) is not None
+            if sign.group(1) == "+":
+                op = minus if binary else "-"
+            else:
+                op = "+" if binary else ""
+            before = before[:sign.start()] + op + (before[sign.end(1):] if op else "")
+            value = -value
+        parts.append(before)
+        if template.startswith(_TIMES, pos) and abs(value) == 1:
+            pos += 1                                  # "1·x" -> "x", "-1·x" -> "−x"
+            parts.append("" if value == 1 else minus)
+            continue
+        parts.append(format_value(value))
+    parts.append(template[pos:])
+    return "".join(parts)
 
 
 def params_json(params: dict[str, sympy.Expr]) -> dict[str, int | float]:

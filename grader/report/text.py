@@ -22,37 +22,17 @@ def render_unit(result: UnitResult, *, color: bool = False, width: int = 88, ver
     def paint(code: str, text: str) -> str:
         return f"{code}{text}{RESET}" if color else text
 
-    lines = [paint(BOLD, f"{result.unit}: {_fmt(result.score)} / {_fmt(result.max_score)} points")
-             + f"  (device: {result.device})"]
+    from ..quiz.check import quiz_heading, quiz_lines
+
+    lines = [paint(BOLD, f"{result.unit}: {_fmt(result.score)} / {_fmt(result.max_score)} points"
+                   + quiz_heading(result.quiz)) + f"  (device: {result.device})"]
     for note in result.notes:
         lines.extend(textwrap.wrap(f"note: {printable(note)}", width, subsequent_indent="      "))
     for ex in result.exercises.values():
         lines.extend(_exercise(ex, paint, width, verbose))
     if result.quiz is not None:
-        lines.extend(_quiz(result.quiz, paint, width))
+        lines.extend(quiz_lines(result.quiz, paint, width=width, verbose=verbose, green=GREEN, red=RED))
     return "\n".join(lines) + "\n"
-
-
-def _quiz(quiz: dict, paint, width: int) -> list[str]:  # noqa: ANN001
-    title = "quiz (practice)" if quiz["practice"] else "quiz (answers checked for format only)"
-    if quiz["error"]:
-        return [f"{paint(RED, 'OPEN')} {title}", *textwrap.wrap(printable(quiz["error"]), width,
-                                                                 initial_indent="     ", subsequent_indent="     ")]
-    lines = []
-    questions = quiz["questions"]
-    if quiz["practice"]:
-        lines.append(f"{'PASS' if all(q['score'] >= q['max_score'] for q in questions.values()) else 'FAIL'}"
-                     f" {title}  {_fmt(quiz['score'])}/{_fmt(quiz['max_score'])}")
-    else:
-        bad = [q for q in questions.values() if q["status"] != "ok"]
-        lines.append(f"{'OK  ' if not bad else 'FAIL'} {title}  ({len(questions) - len(bad)}/{len(questions)} answers readable)")
-    for qid, q in questions.items():
-        if q["status"] == "ok" and (not quiz["practice"] or q["score"] >= q["max_score"]):
-            continue
-        lines.append(f"   x  {printable(qid)}")
-        for line in str(q["message"]).splitlines():
-            lines.append(f"        {printable(line)}")
-    return lines
 
 
 def _exercise(ex: ExerciseResult, paint, width: int, verbose: bool) -> list[str]:  # noqa: ANN001
