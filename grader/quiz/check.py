@@ -91,7 +91,8 @@ def _done(section: dict) -> dict:
     return section
 
 
-def _question_ok(q: dict, practice: bool) -> bool:
+def question_ok(q: dict, practice: bool) -> bool:
+    """True when a question of the section needs nothing more (right, in practice; readable, else)."""
     if practice:
         return q["status"] == "correct" or (q["max_score"] > 0 and q["score"] >= q["max_score"])
     return q["status"] not in BAD_STATUSES
@@ -103,7 +104,7 @@ def quiz_passed(section: dict | None) -> bool:
         return True
     if section["error"]:
         return False
-    return all(_question_ok(q, section["practice"]) for q in section["questions"].values())
+    return all(question_ok(q, section["practice"]) for q in section["questions"].values())
 
 
 def _fmt(points: float) -> str:
@@ -117,7 +118,7 @@ def quiz_heading(section: dict | None) -> str:
     if section["error"]:
         return "; quiz not done yet"
     questions = section["questions"].values()
-    bad = sum(not _question_ok(q, section["practice"]) for q in questions)
+    bad = sum(not question_ok(q, section["practice"]) for q in questions)
     if section["practice"]:
         todo = f" ({bad} question{'s' * (bad != 1)} to fix)" if bad else ""
         return f"; quiz {_fmt(section['score'])} / {_fmt(section['max_score'])}{todo}"
@@ -136,7 +137,7 @@ def quiz_lines(section: dict, paint: Callable[[str, str], str] = lambda code, te
                 *textwrap.wrap(printable(section["error"]), width, initial_indent="     ",
                                subsequent_indent="     ")]
     questions = section["questions"]
-    good = [qid for qid, q in questions.items() if _question_ok(q, practice)]
+    good = [qid for qid, q in questions.items() if question_ok(q, practice)]
     mark = paint(green, "PASS") if len(good) == len(questions) else paint(red, "FAIL")
     if practice:
         lines = [f"{mark} {title}  {_fmt(section['score'])}/{_fmt(section['max_score'])}  "

@@ -9,14 +9,16 @@ import html
 
 from ..config import Unit
 from ..gradebook.export import max_total, total
-from ..gradebook.store import StoredGrade
+from ..gradebook.store import StoredExercise, StoredGrade
+from .html import group_failures, with_code
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}
 td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
 .pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}
-.note{color:#8a5a00}.msg{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:.9em}
+.note,.hint{color:#8a5a00}.done{margin:.3rem 0}
+code{font-family:ui-monospace,monospace;background:#f3f3f3;padding:0 .2em}.msg{white-space:pre-wrap;font-family:ui-monospace,monospace;font-size:.9em}
 """
 
 
@@ -43,20 +45,35 @@ def render_feedback(grade: StoredGrade, unit: Unit, *, course_name: str = "") ->
         parts.append(f"<tr><td>quiz</td><td>{grade.quiz['score']:g} / {grade.quiz['max_score']:g}</td><td></td></tr>")
     parts.append("</table>")
     for ex in grade.exercises.values():
-        parts.append(f"<h2 id='{e(ex.name)}'>{e(ex.name)}: {ex.score:g} / {ex.max_score:g}</h2>")
-        if ex.error:
-            parts.append(f"<p class='fail'>{e(ex.error)}</p>")
-        if ex.checks:
-            parts.append("<table><tr><th>check</th><th></th><th>feedback</th></tr>")
-            for c in ex.checks:
-                verdict = "<span class='pass'>pass</span>" if c.passed else "<span class='fail'>fail</span>"
-                parts.append(f"<tr><td>{e(c.name)}</td><td>{verdict}</td><td class='msg'>{e(c.message)}</td></tr>")
-            parts.append("</table>")
+        parts.extend(_exercise(ex))
     if grade.quiz is not None and grade.quiz.get("questions"):
         parts.append("<h2>Quiz</h2><table><tr><th>question</th><th>points</th><th>feedback</th></tr>")
         for qid, q in grade.quiz["questions"].items():
             parts.append(f"<tr><td>{e(str(qid))}</td><td>{q['score']:g} / {q['max_score']:g}</td>"
-                         f"<td class='msg'>{e(str(q.get('message', '')))}</td></tr>")
+                         f"<td class='msg'>{with_code(str(q.get('message', '')))}</td></tr>")
         parts.append("</table>")
     parts.append("</body></html>\n")
     return "".join(parts)
+
+
+def _exercise(ex: StoredExercise) -> list[str]:
+    """A passing exercise as one line; a failing one as a heading, its problems grouped, its hints."""
+    e = html.escape
+    passed = sum(c.passed for c in ex.checks)
+    if not ex.error and ex.checks and passed == len(ex.checks):
+        return [f"<p id='{e(ex.name)}' class='done'><span class='pass'>pass</span> <b>{e(ex.name)}</b>: "
+                f"{ex.score:g} / {ex.max_score:g}, all {len(ex.checks)} checks passed</p>"]
+    parts = [f"<h2 id='{e(ex.name)}'>{e(ex.name)}: {ex.score:g} / {ex.max_score:g}</h2>"]
+    if ex.error:
+        parts.append(f"<p class='fail'>{with_code(ex.error)}</p>")
+    groups, hints = group_failures(ex.checks)
+    if groups:
+        parts.append(f"<p>{passed} of {len(ex.checks)} checks passed.</p>"
+                     "<table><tr><th>check</th><th></th><th>feedback</th></tr>")
+        for group in groups:
+            parts.append(f"<tr><td>{e(group.label)}</td><td><span class='fail'>fail</span></td>"
+                         f"<td class='msg'>{with_code(group.message)}</td></tr>")
+        parts.append("</table>")
+    for hint in hints:
+        parts.append(f"<p class='hint'>hint: {with_code(hint)}</p>")
+    return parts
