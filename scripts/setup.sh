@@ -14,4 +14,9 @@ fi
 # torch would pull a CUDA build of several GB. Any recent torch works with the code.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[test]"
 bash scripts/setup-sandbox.sh >/dev/null
+# headless Chromium for the browser tests of the HTML reports (tests/browser/); Debian's package, as root
+if ! command -v chromium >/dev/null && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null \
+        || echo "setup: could not install chromium; tests/browser/ will be skipped" >&2
+fi
 echo "setup: ready ($(.venv/bin/python -c 'import torch; print("torch", torch.__version__)'))"

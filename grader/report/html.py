@@ -37,26 +37,21 @@ class FailureGroup:
 
 
 def group_failures(checks: Iterable[CheckLike]) -> tuple[list[FailureGroup], list[str]]:
-    """The failing checks grouped by message in order of first appearance, and their distinct hints."""
-    order: list[str] = []
-    first: dict[str, tuple[str, str | None]] = {}
+    """The failing checks grouped by message (without its hint) in order of first appearance,
+    and their distinct hints."""
+    first: dict[str, str] = {}
     count: dict[str, int] = {}
     hints: list[str] = []
     for check in checks:
         if check.passed or getattr(check, "at_grading", False):
             continue
-        if check.message not in count:
-            order.append(check.message)
-            first[check.message], count[check.message] = (check.name, check.hint), 0
-        count[check.message] += 1
+        message = check.message.removesuffix(f". Hint: {check.hint}") if check.hint else check.message
+        if message not in count:
+            first[message], count[message] = check.name, 0
+        count[message] += 1
         if check.hint and check.hint not in hints:
             hints.append(check.hint)
-    groups = []
-    for message in order:
-        name, hint = first[message]
-        shown = message.removesuffix(f". Hint: {hint}") if hint else message
-        groups.append(FailureGroup(name, count[message] - 1, shown))
-    return groups, hints
+    return [FailureGroup(first[m], count[m] - 1, m) for m in first], hints
 
 
 _CODE = re.compile(r"`([^`\n]+)`")
