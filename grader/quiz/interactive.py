@@ -44,12 +44,12 @@ def to_stored(q: Question, line: str) -> Any:
     typed = _typed_value(text)
     value: Any
     if q.kind == "multi":
-        if text.lower() in ("-", "none"):
-            value = []
-        elif isinstance(typed, list):
+        plain = typed if isinstance(typed, str) else text
+        if isinstance(typed, list):
             value = typed
+        elif plain.strip().lower() in ("-", "none"):
+            value = []
         else:
-            plain = typed if isinstance(typed, str) else text
             value = [v for v in plain.replace(",", " ").split() if v]
     elif q.kind in ("shape", "integer"):
         value = parse_answer(q, typed)

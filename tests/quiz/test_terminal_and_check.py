@@ -132,6 +132,11 @@ def test_multi_forms(course, typed):
     assert to_stored(variant(course).question("softmax_facts"), typed) == ["b", "e"]
 
 
+@pytest.mark.parametrize("typed", ["-", "none", "[]", '"-"'])
+def test_multi_none(course, typed):
+    assert to_stored(variant(course).question("softmax_facts"), typed) == []
+
+
 @pytest.mark.parametrize("typed, stored", [("0.4", 0.4), ('"0.4"', 0.4), ('"2/5"', "2/5"), ("2/5", "2/5"),
                                            ("4e-1", 0.4)])
 def test_numeric_forms(course, typed, stored):
