@@ -90,6 +90,33 @@ def _(p: Params) -> Callable[[dict[str, float]], float]:
     return derivative(lambda x, env: torch.tanh(p["a"] * x + p["b"]), "x")
 
 
+@oracle("unit1", "least_squares_slope")
+def _(p: Params) -> float:
+    x, y = t(p["x1"], p["x2"], p["x3"]), t(p["y1"], p["y2"], p["y3"])
+    design = torch.stack([x, torch.ones_like(x)], dim=1)  # columns: slope, intercept
+    return torch.linalg.lstsq(design, y.unsqueeze(1), driver="gelsd").solution[0, 0].item()
+
+
+@oracle("unit1", "normal_equation_weight")
+def _(p: Params) -> float:
+    X = t(p["a1"], p["b1"], p["a2"], p["b2"], p["a3"], p["b3"]).view(3, 2)
+    y = t(p["y1"], p["y2"], p["y3"]).unsqueeze(1)
+    return torch.linalg.lstsq(X, y, driver="gelsd").solution[0, 0].item()
+
+
+@oracle("unit1", "autoencoder_params")
+def _(p: Params) -> int:
+    return _count(nn.Sequential(nn.Linear(p["d"], p["k"]), nn.ReLU(), nn.Linear(p["k"], p["d"])))
+
+
+@oracle("unit1", "saliency_gradient")
+def _(p: Params) -> float:
+    x = t(p["x1"], p["x2"], grad=True)
+    hidden = torch.relu(t(p["a1"], p["a2"], p["b1"], p["b2"]).view(2, 2) @ x)
+    (t(p["v1"], p["v2"]) @ hidden).backward()
+    return x.grad[0].item()
+
+
 # --- unit 2 -----------------------------------------------------------------
 
 def _f_grads(p: Params) -> tuple[float, float, float]:
@@ -179,6 +206,25 @@ def _(p: Params) -> float:
     return x.grad.item()
 
 
+@oracle("unit2", "lecun_init_std")
+def _(p: Params) -> float:
+    w = torch.empty(4000, p["n"], dtype=torch.float64)
+    # LeCun normal is Kaiming normal with gain 1 (a linear activation) in fan-in mode
+    nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="linear",
+                            generator=torch.Generator().manual_seed(0))
+    return w.std().item()  # sampled: the test compares with a loose tolerance
+
+
+@oracle("unit2", "glorot_normal_std")
+def _(p: Params) -> float:
+    w = torch.empty(p["n_out"], p["n_in"], dtype=torch.float64)
+    samples = []
+    for seed in range(40):
+        nn.init.xavier_normal_(w, generator=torch.Generator().manual_seed(seed))
+        samples.append(w.clone())
+    return torch.cat(samples).std().item()  # sampled: the test compares with a loose tolerance
+
+
 # --- unit 3 -----------------------------------------------------------------
 
 def _one_step(w0: float, g: float, **kwargs: float) -> float:
@@ -235,6 +281,21 @@ def _(p: Params) -> float:
 @oracle("unit3", "fgsm_targeted")
 def _(p: Params) -> float:
     return p["x2"] - p["eps"] * torch.sign(_bce_input_grad(p, p["t"]))[1].item()
+
+
+@oracle("unit3", "elastic_net_step")
+def _(p: Params) -> float:
+    w = nn.Parameter(t(p["w"]))
+    penalty = p["lam"] * ((1 - p["a"]) * w.abs() + p["a"] * w ** 2)
+    (p["g"] * w + penalty).sum().backward()
+    return (w - p["lr"] * w.grad).item()
+
+
+@oracle("unit3", "elastic_net_penalty")
+def _(p: Params) -> float:
+    w = t(p["w1"], p["w2"], p["w3"])
+    l1, l2 = torch.linalg.vector_norm(w, 1), torch.linalg.vector_norm(w, 2)
+    return (p["lam"] * ((1 - p["a"]) * l1 + p["a"] * l2 ** 2)).item()
 
 
 # --- unit 4 -----------------------------------------------------------------
@@ -336,6 +397,17 @@ def _(p: Params) -> Callable[[dict[str, float]], float]:
     return derivative(lambda h0, env: torch.tanh(p["w"] * h0 + p["u"] * env["x"]), "h0")
 
 
+@oracle("unit4", "seq2seq_logits_shape")
+def _(p: Params) -> list[int]:
+    embed, gru = nn.Embedding(p["v"], p["m"]), nn.GRU(p["m"], p["h"], batch_first=True)
+    head = nn.Linear(p["h"], p["v"])
+    tokens = torch.zeros(p["n"], p["t"], dtype=torch.long)     # (N, T): the shifted targets
+    encoder_state = torch.zeros(1, p["n"], p["h"])              # (layers, N, H)
+    with torch.no_grad():
+        outputs, _ = gru(embed(tokens), encoder_state)          # (N, T, H)
+        return list(head(outputs).shape)                        # (N, T, V)
+
+
 # --- unit 5 -----------------------------------------------------------------
 
 def _shape(net: nn.Module, *shape: int) -> list[int]:
@@ -431,3 +503,16 @@ def _(p: Params) -> Callable[[dict[str, float]], float]:
         out = _shape(conv, 1, p["cin"], n, n)
         return float(math.prod(out) * p["cin"] * p["k"] ** 2)
     return at
+
+
+@oracle("unit5", "vgg_stack_savings")
+def _(p: Params) -> int:
+    probe = nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=1) for _ in range(p["L"])])
+    k = _receptive_width(probe, 8 * p["L"] + 5)   # the single kernel that sees as much
+    stack = nn.Sequential(*[nn.Conv2d(p["c"], p["c"], 3, padding=1) for _ in range(p["L"])])
+    return _count(nn.Conv2d(p["c"], p["c"], k)) - _count(stack)
+
+
+@oracle("unit5", "inception_bottleneck_params")
+def _(p: Params) -> int:
+    return _count(nn.Sequential(nn.Conv2d(p["c"], p["r"], 1), nn.Conv2d(p["r"], p["f"], p["k"])))
