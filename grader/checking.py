@@ -6,6 +6,7 @@ values, references and known mistakes are computed here and never sent.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -235,8 +236,7 @@ def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], poin
         return result
     missing = [n for n in exercise.entry if n not in session.names]
     if missing:
-        which = ", ".join(f"`{n}`" for n in missing)
-        result.error = f"{which} is not defined in your notebooks or .py files"
+        result.error = not_defined_message(missing, session)
         result.checks = [CheckResult(p.case.name, False, f"not run: {result.error}", p.case.weight) for p in cases]
         return result
     stalls = 0
@@ -253,6 +253,25 @@ def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], poin
         stalls += stalled
         result.checks.append(check)
     return result
+
+
+def not_defined_message(missing: list[str], session: Any) -> str:
+    """'`f` is not defined ...', naming the file or cell that should have defined it and failed to run."""
+    from .report.safe import one_line
+
+    which = ", ".join(f"`{n}`" for n in missing)
+    failed = [(r.origin, r.error) for r in getattr(session, "cell_reports", []) if r.error]
+    sources = {c.get("origin"): c.get("source", "") for c in getattr(session, "cells", [])}
+    names = "|".join(map(re.escape, missing))
+    pattern = re.compile(rf"^\s*(?:async\s+def|def|class)\s+(?:{names})\b|^(?:{names})\s*[:=]", re.MULTILINE)
+    own = [(o, e) for o, e in failed if pattern.search(sources.get(o) or "")]
+    broken = own or [(o, e) for o, e in failed if e.startswith(("SyntaxError", "IndentationError", "TabError"))]
+    if not broken:
+        return f"{which} is not defined in your notebooks or .py files"
+    origin, error = broken[0]
+    more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+    what = ", which defines it," if own else ""
+    return f"{which} is not defined: {origin}{more}{what} failed to run: {one_line(error, 200)}"
 
 
 def _run_case(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,
