@@ -48,6 +48,10 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
         raise worker_failure(exc) from exc
     finally:
         launcher.close()   # gives its sandbox slot back to other graders on this machine
+    from .environment import missing_note
+
+    if (note := missing_note(course.root)) is not None:
+        result.notes.insert(0, note)
     if quiz and not exercises:
         from .quiz.check import check_quiz
 

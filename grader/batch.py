@@ -315,6 +315,10 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
     started = time.monotonic()
     folders, skipped_names = discover(submissions, unit.id, student=options.student)
     secret = None if options.public else course_secret(course, create=True, say=on_note)
+    from .environment import missing_note
+
+    if (note := missing_note(course.root)) is not None and on_note is not None:
+        on_note(note)
     spec = spec_hash(course, unit, secret)
     known = gradebook.fingerprints(unit.id)
     jobs, outcomes, by_hash = [], [], {}
