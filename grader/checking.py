@@ -143,6 +143,8 @@ def run_checks(course: Course, unit: Unit, submission: Submission, session: Any,
             config = unit.exercise(name)
             result.exercises[name] = _run_exercise(course, spec, cases, config.points, session, device, program)
             result.exercises[name].name = name
+            entry = cases[0].exercise.entry if cases else ()
+            result.exercises[name].graded_from = submission.graded_from.get(entry[0]) if entry else None
             result.exercises[name].checks.extend(CheckResult(c.name, False, f"{AT_GRADING}: {c.reason}", c.weight,
                                                              at_grading=True) for c in plan.at_grading.get(name, []))
         return result
