@@ -147,9 +147,52 @@ def run_checks(course: Course, unit: Unit, submission: Submission, session: Any,
             result.exercises[name].graded_from = submission.graded_from.get(entry[0]) if entry else None
             result.exercises[name].checks.extend(CheckResult(c.name, False, f"{AT_GRADING}: {c.reason}", c.weight,
                                                              at_grading=True) for c in plan.at_grading.get(name, []))
+        explain_dependencies(result, plan, submission)
         return result
     finally:
         session.close()
+
+
+def explain_dependencies(result: UnitResult, plan: UnitPlan, submission: Submission) -> None:
+    """A failing exercise whose code calls another failing exercise's code (`Exercise.uses`) says so."""
+    entries = {name: cases[0].exercise.entry for name, cases in plan.cases.items() if cases}
+    for name, cases in plan.cases.items():
+        ex = result.exercises.get(name)
+        if ex is None or ex.passed or not cases or ex.error:
+            continue
+        for used in cases[0].exercise.uses:
+            dep = result.exercises.get(used)
+            if dep is None or dep.passed or used not in entries:
+                continue
+            callee = entries[used][0]
+            if calls(submission, entries[name][0], callee):
+                ex.notes.append(f"{name} may fail only because `{callee}`, which it uses, fails its checks; "
+                                f"fix {used} first")
+
+
+def calls(submission: Submission, caller: str, callee: str) -> bool:
+    """Does the last definition of `caller` in the submission reach `callee`, directly or through
+    other top-level definitions of the submission (SmallResNet -> resnet_stage -> ResidualBlock)?"""
+    import ast
+
+    refers: dict[str, set[str]] = {}
+    for cell in submission.cells:
+        try:
+            tree = ast.parse(cell.source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                refers[node.name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    seen, todo = {caller}, [caller]
+    while todo:
+        for name in refers.get(todo.pop(), ()):
+            if name == callee:
+                return True
+            if name in refers and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return False
 
 
 def plan_cases(course: Course, unit: Unit, spec: UnitSpec, device: str,
