@@ -65,8 +65,27 @@ def test_summary_table():
     assert text.splitlines()[0] == ("unit1: 3 students; graded 2, unchanged and skipped 1, could not be graded 1, "
                                     "grader errors 0  (1.0 s)")
     assert "  softmax                       2    1.00    1.00           1" in text
-    assert "  c: unit1.ipynb is not UTF-8" in text
+    assert "  c: not graded: unit1.ipynb is not UTF-8" in text
     assert "identical submissions: a, c" in text
+    assert "  a              13/13         6/6  graded" in text   # one line per student
+    assert "  c              11/13         5/6  not graded" in text
+
+
+def test_summary_lists_what_needs_attention():
+    grades = [_grade("a", 2.0), _grade("b", 1.0), _grade("c", 0.0, "grader_error", "the zygote died")]
+    grades[0].notes = ["work.ipynb, cell 2: not run: did not finish within 2 s",
+                       "`softmax` is defined in a.ipynb and a-Copy1.ipynb; the one in a-Copy1.ipynb was graded "
+                       "(in a.ipynb it is the unfinished stub)", "cell 3 raised <b>"]
+    grades[1].notes = ["b.ipynb is not a readable notebook: invalid JSON at line 1, column 1; skipped"]
+    text = render_summary(summarize(_Report(), grades, UNIT))
+    attention = text.split("needs attention:\n")[1].split("identical submissions")[0]
+    assert attention == (
+        "  a: hung cell: work.ipynb, cell 2: not run: did not finish within 2 s\n"
+        "  a: copies: `softmax` is defined in a.ipynb and a-Copy1.ipynb; the one in a-Copy1.ipynb\n"
+        "      was graded (in a.ipynb it is the unfinished stub)\n"
+        "  b: unreadable file: b.ipynb is not a readable notebook: invalid JSON at line 1, column\n"
+        "      1; skipped\n"
+        "  c: grader error: the zygote died\n")
 
 
 def test_csv_leaves_grader_errors_blank():
