@@ -155,8 +155,8 @@ def check_path(path: Path) -> None:
     shown = printable(path)
     if not path.exists() and not path.is_symlink():
         raise UsageError(f"{shown} does not exist", "give a notebook, a .py file or a folder with --path")
-    if path.is_dir():
-        return
+    if path.is_dir() or path.is_symlink():
+        return   # a link is never followed: the check's notes say so
     if path.suffix not in CODE_SUFFIXES:
         raise UsageError(f"{shown} is not a notebook (.ipynb) or a .py file",
                          "give a notebook, a .py file or a folder with --path")

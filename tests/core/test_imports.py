@@ -52,3 +52,25 @@ def test_the_course_lists_its_extra_packages(tmp_path):
     assert course_packages(tmp_path) == ["numpy>=1.0", "no-such-dist [x]", "tqdm"]
     assert missing_packages(course_packages(tmp_path)) == ["no-such-dist"]
     assert course_packages(ROOT) == [p for p in course_packages(ROOT) if isinstance(p, str)]
+
+
+def test_check_names_the_courses_missing_packages(tmp_path):
+    import subprocess
+    import sys
+
+    course = tmp_path / "course"
+    course.mkdir()
+    text = (ROOT / "course.toml").read_text(encoding="utf-8").replace(
+        "packages = []", 'packages = ["tqdm>=4", "no-such-dist-for-grading"]', 1)
+    assert "no-such-dist-for-grading" in text
+    (course / "course.toml").write_text(text, encoding="utf-8")
+    (course / "solutions").symlink_to(ROOT / "solutions")
+    (tmp_path / "work.py").write_text("import torch\n" + SOFTMAX)
+    run = subprocess.run([sys.executable, "-m", "grader", "--course", str(course), "check", "unit1", "softmax",
+                          "--path", str(tmp_path / "work.py"), "--device", "cpu", "--json"],
+                         capture_output=True, text=True, timeout=300)
+    data = __import__("json").loads(run.stdout)
+    assert run.returncode == 0, run.stderr
+    assert data["notes"] == ["course.toml lists packages that are not installed where this work is graded: "
+                             "no-such-dist-for-grading (the instructor's scripts/setup.sh installs them; elsewhere: "
+                             "pip install no-such-dist-for-grading)"]
