@@ -75,7 +75,7 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
         progress[0].start()
 
     def on_outcome(outcome) -> None:  # noqa: ANN001
-        progress[0].advance(failed=outcome.status != "graded")
+        progress[0].advance(failed=outcome.status == "grader_error")   # a student's unreadable file is no failure of ours
 
     with Gradebook(_gradebook_path(args, course)) as gradebook:
         gradebook.lock()

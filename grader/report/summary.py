@@ -11,7 +11,7 @@ import textwrap
 from dataclasses import dataclass, field
 
 from ..config import Unit
-from ..gradebook.export import max_total, total
+from ..gradebook.export import counts_quiz, max_total, total
 from ..gradebook.store import StoredGrade
 from .safe import clip, printable
 
@@ -83,6 +83,9 @@ def summarize(report, grades: list[StoredGrade], unit: Unit) -> Summary:  # noqa
     for ex in unit.exercises:
         scores = [g.exercises[ex.name].score if ex.name in g.exercises else 0.0 for g in counted]
         summary.exercises.append(_stats(ex.name, ex.points, scores))
+    if counts_quiz(unit):   # the quiz counts in the total: it gets its own row
+        summary.exercises.append(_stats("quiz", unit.quiz.points,
+                                        [float(g.quiz["score"]) if g.quiz else 0.0 for g in counted]))
     summary.total = _stats("total", max_total(unit), [total(g, unit) for g in counted])
     return summary
 

@@ -108,3 +108,15 @@ def test_feedback_is_self_contained_and_escaped():
     assert "cell 3 raised &lt;b&gt;" in page
     assert "http" not in page.replace("http-equiv", "")  # no external assets
     assert "softmax: 0 / 2" in page and "11 / 13" in page
+
+
+def test_a_quiz_that_counts_has_its_own_row():
+    unit = COURSE.unit("unit2")
+    exercises = {ex.name: StoredExercise(ex.name, ex.points, ex.points) for ex in unit.exercises}
+    quizzed = StoredGrade("unit2", "a", "graded", 10.0, 10.0, None, [], "h", "s", "t", "v", exercises,
+                          quiz={"score": 4.0, "max_score": 10.0})
+    plain = StoredGrade("unit2", "b", "graded", 10.0, 10.0, None, [], "h", "s", "t", "v", exercises)
+    summary = summarize(_Report(), [quizzed, plain], unit)
+    quiz = next(e for e in summary.exercises if e.name == "quiz")
+    assert (quiz.max_score, quiz.mean, quiz.full) == (10, 2.0, 0)
+    assert summarize(_Report(), [quizzed], UNIT).exercises[-1].name != "quiz"   # unit1's quiz is practice
