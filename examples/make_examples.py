@@ -1,7 +1,7 @@
 """Build a small class of Unit 1 submissions from the reference solution and its known mistakes.
 
     python examples/make_examples.py            # rewrites examples/submitted/
-    grader grade unit1 --submissions examples/submitted
+    grader grade unit1 --submissions examples/submitted --gradebook examples/gradebook.db
 
 The same building blocks (`variant_cells`, `write_notebook`, VARIANTS) make the
 bench's 200 students and the batch tests' classes. Everything is derived from

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .config import Course, load_course
 from .errors import GraderFailure, UsageError
-from .notebook.collect import Submission, collect
+from .notebook.collect import Submission, collect, settle_copies, starter_code
 from .results import UnitResult
 
 
@@ -41,6 +41,10 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
         if not target.exists():
             raise UsageError(f"{target} does not exist", "give the notebook or folder with --path")
         submission = collect(target)
+        if target.is_dir():
+            starters = course.exercises_dir / unit.id
+            own = set(starter_code(starters)) if _same_folder(target, starters) else set()
+            settle_copies(submission, starter_code(starters), own)
     launcher = check_launcher(course, device)
     try:
         result = check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)
@@ -48,11 +52,22 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
         raise worker_failure(exc) from exc
     finally:
         launcher.close()   # gives its sandbox slot back to other graders on this machine
+    from .environment import missing_note
+
+    if (note := missing_note(course.root)) is not None:
+        result.notes.insert(0, note)
     if quiz and not exercises:
         from .quiz.check import check_quiz
 
         result.quiz = check_quiz(course, unit, target, student)
     return result
+
+
+def _same_folder(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def worker_failure(exc: BaseException) -> GraderFailure:

@@ -8,7 +8,6 @@ where it stopped. A broken or hostile submission is a result, never a crash.
 """
 from __future__ import annotations
 
-import ast
 import errno
 import hashlib
 import os
@@ -26,7 +25,7 @@ from .checking import UnitPlan, check_submission, plan_unit
 from .config import Course, Unit
 from .errors import GraderFailure, UsageError
 from .gradebook import Gradebook
-from .notebook.collect import Submission, collect, walk
+from .notebook.collect import Submission, collect, origin_file, settle_copies, starter_code, walk
 from .report.safe import capped, clip, one_line
 from .results import ExerciseResult, UnitResult
 
@@ -138,8 +137,10 @@ def spec_hash(course: Course, unit: Unit, secret: str | None = None) -> str:
 
 
 # ---------------------------------------------------------------- one student
-def prepare(folder: StudentFolder, files: dict[str, str], entry_names: set[str]) -> Submission:
-    """Collect the student's code, drop identical duplicate files, and note redefinitions."""
+def prepare(folder: StudentFolder, files: dict[str, str], entry_names: set[str],
+            starters: dict[str, tuple[str, ...]] | None = None) -> Submission:
+    """Collect the student's code, drop identical duplicate files and untouched starters, and say which
+    file's definition is graded where several define it (`collect.settle_copies`)."""
     if folder.problem:
         return Submission(problems=[folder.problem])
     sub = collect(folder.path)
@@ -153,40 +154,10 @@ def prepare(folder: StudentFolder, files: dict[str, str], entry_names: set[str])
         elif digest is not None:
             seen[digest] = name
     if dropped:
-        sub.cells = [c for c in sub.cells if _origin_file(c.origin) not in dropped]
+        sub.cells = [c for c in sub.cells if origin_file(c.origin) not in dropped]
         sub.files = [f for f in sub.files if f not in dropped]
     sub.problems.extend(capped(copies, what="more identical copies"))
-    sub.problems.extend(clip(note) for note in _redefinitions(sub, entry_names))
-    return sub
-
-
-def _origin_file(origin: str) -> str:
-    return origin.split(", cell ")[0]
-
-
-def _redefinitions(sub: Submission, entry_names: set[str]) -> list[str]:
-    where: dict[str, list[str]] = {}
-    for cell in sub.cells:
-        if len(cell.source) > 1_000_000:
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        for node in tree.body:
-            names = []
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names = [node.name]
-            elif isinstance(node, ast.Assign):
-                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-            for name in names:
-                if name in entry_names:
-                    files = where.setdefault(name, [])
-                    file = _origin_file(cell.origin)
-                    if file not in files:
-                        files.append(file)
-    return [f"`{name}` is defined in {', '.join(files)}; the last definition (in {files[-1]}) was graded"
-            for name, files in sorted(where.items()) if len(files) > 1]
+    return settle_copies(sub, starters, names=entry_names)
 
 
 def nothing_to_grade(unit: Unit, reason: str, notes: list[str]) -> UnitResult:
@@ -315,6 +286,10 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
     started = time.monotonic()
     folders, skipped_names = discover(submissions, unit.id, student=options.student)
     secret = None if options.public else course_secret(course, create=True, say=on_note)
+    from .environment import missing_note
+
+    if (note := missing_note(course.root)) is not None and on_note is not None:
+        on_note(note)
     spec = spec_hash(course, unit, secret)
     known = gradebook.fingerprints(unit.id)
     jobs, outcomes, by_hash = [], [], {}
@@ -352,8 +327,9 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
     try:
         plan = plan_unit(course, unit, device=options.device, secret=secret)
         entry_names = {n for ex in plan.spec.exercises.values() for n in ex.entry}
-        _run_pool(course, unit, jobs, plan, entry_names, choice.launcher, workers, gradebook, spec, run_id,
-                  report, on_outcome)
+        starters = starter_code(course.exercises_dir / unit.id)
+        _run_pool(course, unit, jobs, plan, (entry_names, starters), choice.launcher, workers, gradebook, spec,
+                  run_id, report, on_outcome)
     finally:
         choice.launcher.close()
         report.seconds = time.monotonic() - started
@@ -369,7 +345,7 @@ def _grade_quizzes(course: Course, unit: Unit, folders: list[StudentFolder], gra
     grade_quizzes(course, unit, [(f.student, f.path) for f in folders if f.problem is None], gradebook)
 
 
-def _run_pool(course: Course, unit: Unit, jobs: list[_Job], plan: UnitPlan, entry_names: set[str],
+def _run_pool(course: Course, unit: Unit, jobs: list[_Job], plan: UnitPlan, code: tuple[set[str], dict],
               launcher: object, workers: int, gradebook: Gradebook, spec: str, run_id: int,
               report: BatchReport, on_outcome: Callable[[Outcome], None] | None) -> None:
     todo: queue.Queue[_Job] = queue.Queue()
@@ -385,7 +361,7 @@ def _run_pool(course: Course, unit: Unit, jobs: list[_Job], plan: UnitPlan, entr
             except queue.Empty:
                 return
             try:
-                done.put(_grade_one(course, unit, job, plan, entry_names, launcher, slot))
+                done.put(_grade_one(course, unit, job, plan, code, launcher, slot))
             except BaseException as exc:  # noqa: BLE001  (a grader failure ends the batch in the main thread)
                 done.put(exc)
                 return
@@ -425,8 +401,9 @@ def _next(done: "queue.Queue[Outcome | BaseException]", threads: list[threading.
         return item
 
 
-def _grade_one(course: Course, unit: Unit, job: _Job, plan: UnitPlan, entry_names: set[str],
+def _grade_one(course: Course, unit: Unit, job: _Job, plan: UnitPlan, code: tuple[set[str], dict],
                launcher: object, slot: int) -> Outcome:
+    """Grade one student; `code` is (the exercises' entry names, the released starters' code cells)."""
     from .runner.session import WorkerFailure
 
     started = time.monotonic()
@@ -436,7 +413,7 @@ def _grade_one(course: Course, unit: Unit, job: _Job, plan: UnitPlan, entry_name
         return Outcome(student, status, result, error, job.content_hash, time.monotonic() - started)
 
     try:
-        sub = prepare(job.folder, job.files, entry_names)
+        sub = prepare(job.folder, job.files, *code)
     except Exception as exc:  # noqa: BLE001  (an unreadable folder is the student's problem)
         reason = f"the submission could not be read: {type(exc).__name__}: {one_line(exc)}"
         return outcome("ungradable", nothing_to_grade(unit, reason, []), reason)

@@ -19,7 +19,9 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--submissions", type=Path, required=True, metavar="DIR",
                    help="nbgrader layout: DIR/<student_id>/<unit>/ with notebooks or .py files")
     p.add_argument("--gradebook", type=Path, metavar="FILE", help="SQLite gradebook (default: gradebook.db beside course.toml)")
-    p.add_argument("--csv", type=Path, metavar="FILE", help="also write grades.csv (one row per student)")
+    p.add_argument("--csv", type=Path, metavar="FILE",
+                   help="also write a CSV of this run's students (one row each); with --all, every student of the unit")
+    p.add_argument("--all", action="store_true", help="--csv lists every student of the unit in the gradebook")
     p.add_argument("--feedback", type=Path, metavar="DIR", help="write DIR/<student>/<unit>.html feedback pages")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel slots (default: all cores)")
     p.add_argument("--force", action="store_true", help="re-grade unchanged submissions too")
@@ -58,6 +60,8 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
     unit = course.unit(args.unit)
     if args.workers < 0:
         raise UsageError("--workers must be 0 (all cores) or more")
+    if args.all and not args.csv:
+        raise UsageError("--all says which students --csv lists; give --csv FILE too")
     options = BatchOptions(workers=args.workers, force=args.force, student=args.student, exam=args.exam,
                            launcher=args.launcher, device=args.device, public=args.public)
     progress: list[Progress] = []
@@ -71,7 +75,7 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
         progress[0].start()
 
     def on_outcome(outcome) -> None:  # noqa: ANN001
-        progress[0].advance(failed=outcome.status != "graded")
+        progress[0].advance(failed=outcome.status == "grader_error")   # a student's unreadable file is no failure of ours
 
     with Gradebook(_gradebook_path(args, course)) as gradebook:
         gradebook.lock()
@@ -85,7 +89,7 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
                 progress[0].finish()
         grades = gradebook.grades(unit.id, report.students)
         if args.csv:
-            _write_atomic(args.csv, csv_text(gradebook.grades(unit.id), unit))
+            _write_atomic(args.csv, csv_text(gradebook.grades(unit.id) if args.all else grades, unit))
         if args.feedback:
             _write_feedback(args.feedback, grades, unit, course)
     summary = render_summary(summarize(report, grades, unit))

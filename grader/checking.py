@@ -6,6 +6,7 @@ values, references and known mistakes are computed here and never sent.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -142,11 +143,56 @@ def run_checks(course: Course, unit: Unit, submission: Submission, session: Any,
             config = unit.exercise(name)
             result.exercises[name] = _run_exercise(course, spec, cases, config.points, session, device, program)
             result.exercises[name].name = name
+            entry = cases[0].exercise.entry if cases else ()
+            result.exercises[name].graded_from = submission.graded_from.get(entry[0]) if entry else None
             result.exercises[name].checks.extend(CheckResult(c.name, False, f"{AT_GRADING}: {c.reason}", c.weight,
                                                              at_grading=True) for c in plan.at_grading.get(name, []))
+        explain_dependencies(result, plan, submission)
         return result
     finally:
         session.close()
+
+
+def explain_dependencies(result: UnitResult, plan: UnitPlan, submission: Submission) -> None:
+    """A failing exercise whose code calls another failing exercise's code (`Exercise.uses`) says so."""
+    entries = {name: cases[0].exercise.entry for name, cases in plan.cases.items() if cases}
+    for name, cases in plan.cases.items():
+        ex = result.exercises.get(name)
+        if ex is None or ex.passed or not cases or ex.error:
+            continue
+        for used in cases[0].exercise.uses:
+            dep = result.exercises.get(used)
+            if dep is None or dep.passed or used not in entries:
+                continue
+            callee = entries[used][0]
+            if calls(submission, entries[name][0], callee):
+                ex.notes.append(f"{name} may fail only because `{callee}`, which it uses, fails its checks; "
+                                f"fix {used} first")
+
+
+def calls(submission: Submission, caller: str, callee: str) -> bool:
+    """Does the last definition of `caller` in the submission reach `callee`, directly or through
+    other top-level definitions of the submission (SmallResNet -> resnet_stage -> ResidualBlock)?"""
+    import ast
+
+    refers: dict[str, set[str]] = {}
+    for cell in submission.cells:
+        try:
+            tree = ast.parse(cell.source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                refers[node.name] = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    seen, todo = {caller}, [caller]
+    while todo:
+        for name in refers.get(todo.pop(), ()):
+            if name == callee:
+                return True
+            if name in refers and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return False
 
 
 def plan_cases(course: Course, unit: Unit, spec: UnitSpec, device: str,
@@ -235,8 +281,7 @@ def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], poin
         return result
     missing = [n for n in exercise.entry if n not in session.names]
     if missing:
-        which = ", ".join(f"`{n}`" for n in missing)
-        result.error = f"{which} is not defined in your notebooks or .py files"
+        result.error = not_defined_message(missing, session)
         result.checks = [CheckResult(p.case.name, False, f"not run: {result.error}", p.case.weight) for p in cases]
         return result
     stalls = 0
@@ -253,6 +298,25 @@ def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], poin
         stalls += stalled
         result.checks.append(check)
     return result
+
+
+def not_defined_message(missing: list[str], session: Any) -> str:
+    """'`f` is not defined ...', naming the file or cell that should have defined it and failed to run."""
+    from .report.safe import one_line
+
+    which = ", ".join(f"`{n}`" for n in missing)
+    failed = [(r.origin, r.error) for r in getattr(session, "cell_reports", []) if r.error]
+    sources = {c.get("origin"): c.get("source", "") for c in getattr(session, "cells", [])}
+    names = "|".join(map(re.escape, missing))
+    pattern = re.compile(rf"^\s*(?:async\s+def|def|class)\s+(?:{names})\b|^(?:{names})\s*[:=]", re.MULTILINE)
+    own = [(o, e) for o, e in failed if pattern.search(sources.get(o) or "")]
+    broken = own or [(o, e) for o, e in failed if e.startswith(("SyntaxError", "IndentationError", "TabError"))]
+    if not broken:
+        return f"{which} is not defined in your notebooks or .py files"
+    origin, error = broken[0]
+    more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+    what = ", which defines it," if own else ""
+    return f"{which} is not defined: {origin}{more}{what} failed to run: {one_line(error, 200)}"
 
 
 def _run_case(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,

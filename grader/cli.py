@@ -7,6 +7,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from .errors import GraderError, UsageError
 from .quiz.errors import QuizError
@@ -16,8 +17,15 @@ from .report.safe import one_line, printable
 INSTRUCTOR_ONLY = {"grade", "export", "release"}   # commands a student release refuses (exit 2)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the grader's one error prefix: `grader: error: ...`, the usage line as a hint, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"grader: error: {message}\n  hint: usage: {' '.join(self.format_usage().split())[7:]}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grader", description="Check and grade deep-learning exercises and quizzes.")
+    parser = Parser(prog="grader", description="Check and grade deep-learning exercises and quizzes.")
     parser.add_argument("--course", type=Path, help="folder holding course.toml (default: found from the current folder)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -25,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("unit", nargs="?", help="show only this unit")
 
     p = sub.add_parser("check", help="check your work for a unit")
-    p.add_argument("unit")
-    p.add_argument("exercises", nargs="*", help="only these exercises")
+    p.add_argument("unit", nargs="?", help="the unit to check, e.g. unit1 (see `grader list`)")
+    p.add_argument("exercises", nargs="*", help="only these exercises (default: all of the unit)")
     p.add_argument("--path", type=Path, help="a notebook, .py file or folder to check instead of exercises/<unit>/")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -125,6 +133,12 @@ def _check(course, args: argparse.Namespace) -> int:  # noqa: ANN001
     from .api import check_unit
     from .report.text import render_unit
 
+    if args.unit is None:
+        units = ", ".join(u.id for u in course.units)
+        raise UsageError("say which unit to check, e.g. `grader check unit1`", f"the units are {units}")
+    course.unit(args.unit)
+    if args.path is not None:
+        check_path(args.path)
     if "quiz" in (args.exercises or []):   # `grader check unit2 quiz`: only the answers
         from .quiz.check import check_quiz_command
 
@@ -137,6 +151,32 @@ def _check(course, args: argparse.Namespace) -> int:  # noqa: ANN001
     else:
         sys.stdout.write(render_unit(result, color=sys.stdout.isatty(), verbose=args.verbose))
     return 0 if result.passed else 1
+
+
+def check_path(path: Path) -> None:
+    """A usage error (exit 2) for a --path that cannot hold work: another kind of file, an unreadable notebook."""
+    from .notebook.collect import CODE_SUFFIXES, MAX_FILE_BYTES, read_bounded, read_notebook
+
+    shown = printable(path)
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"{shown} does not exist", "give a notebook, a .py file or a folder with --path")
+    if path.is_dir() or path.is_symlink():
+        return   # a link is never followed: the check's notes say so
+    if path.suffix not in CODE_SUFFIXES:
+        raise UsageError(f"{shown} is not a notebook (.ipynb) or a .py file",
+                         "give a notebook, a .py file or a folder with --path")
+    if path.suffix != ".ipynb":
+        return
+    try:
+        text = read_bounded(path, MAX_FILE_BYTES).decode("utf-8-sig")
+        if not text.strip():
+            raise ValueError("the file is empty")
+        if not read_notebook(text)[0]:
+            raise ValueError("it has no code cells")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"{shown} is not a readable notebook: {why}",
+                         "save it again from Jupyter, or give the folder that holds it") from None
 
 
 def _graded_quizzes(course, args: argparse.Namespace):  # noqa: ANN001, ANN202

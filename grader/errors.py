@@ -34,8 +34,15 @@ class GraderFailure(GraderError):
 
 def did_you_mean(word: str, choices: list[str]) -> str | None:
     """Return 'did you mean X?' for the closest choice, or None."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    close = [c for c in difflib.get_close_matches(word, choices, n=3, cutoff=0.6) if not _other_number(word, c)]
     return f"did you mean {close[0]}?" if close else None
+
+
+def _other_number(word: str, choice: str) -> bool:
+    """'unit9' and 'unit5' differ only in their number: another thing, not a misspelling."""
+    stem, digits = word.rstrip("0123456789"), word[len(word.rstrip("0123456789")):]
+    other = choice.rstrip("0123456789")
+    return bool(digits) and stem == other and digits != choice[len(other):]
 
 
 def unknown(kind: str, word: str, choices: list[str], hint: str) -> UsageError:

@@ -44,6 +44,8 @@ class ExerciseResult:
     max_score: float
     checks: list[CheckResult] = field(default_factory=list)
     error: str | None = None
+    graded_from: str | None = None  # the file whose definition was graded, when several files define it
+    notes: list[str] = field(default_factory=list)  # about this exercise: it fails because one it uses fails
 
     @property
     def counted(self) -> list[CheckResult]:
@@ -62,13 +64,19 @@ class ExerciseResult:
         return bool(self.counted) and all(c.passed for c in self.counted)
 
     def to_json(self, *, weights: bool = False) -> dict:
-        return {"score": self.score, "max_score": self.max_score, "error": self.error,
+        data = {"score": self.score, "max_score": self.max_score, "error": self.error,
                 "checks": [c.to_json(weights=weights) for c in self.checks]}
+        if self.graded_from:
+            data["graded_from"] = self.graded_from
+        if self.notes:
+            data["notes"] = list(self.notes)
+        return data
 
     @classmethod
     def from_json(cls, name: str, data: dict) -> "ExerciseResult":
         return cls(name=name, max_score=float(data["max_score"]), error=data.get("error"),
-                   checks=[CheckResult.from_json(c) for c in data["checks"]])
+                   checks=[CheckResult.from_json(c) for c in data["checks"]],
+                   graded_from=data.get("graded_from"), notes=[str(n) for n in data.get("notes", [])])
 
 
 @dataclass

@@ -36,9 +36,12 @@ def call_raises(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> str:
     args = [ctx.convert(a) for a in inputs.get("args", [])]
     kwargs = {k: ctx.convert(v) for k, v in inputs.get("kwargs", {}).items()}
     try:
-        fn(*args, **kwargs)
+        value = fn(*args, **kwargs)
     except expected:
         return f"raises {inputs['expect']}"
     except Exception as exc:  # noqa: BLE001
         return f"raises {type(exc).__name__}"
-    return "returns without an error"
+    # the value tells two wrong answers apart (a mistake that returns 3 is not one that returns -1),
+    # so a hint matches only where the mistake really does what the student did; -1.0 reads as -1
+    shown = str(value) if type(value) is int else format(value, "g") if type(value) is float else type(value).__name__
+    return f"returns {shown} without an error"

@@ -11,6 +11,7 @@ student, never an exception. The caps are the one place these limits live.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import stat
@@ -47,6 +48,7 @@ class Submission:
     files: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)  # notebook -> the course version its metadata names
+    graded_from: dict[str, str] = field(default_factory=dict)  # a name defined in several files -> the file graded
 
 
 # ------------------------------------------------ the bounded walk
@@ -306,3 +308,140 @@ def read_notebook(text: str) -> tuple[list[tuple[int, str]], object]:
         if isinstance(source, str) and source.strip():
             result.append((number, source))
     return result, nb.get("metadata")
+
+
+# ------------------------------------------------ copies of a notebook
+# Jupyter's "Duplicate" puts `losses-Copy1.ipynb` beside the untouched starter, and the files run in
+# name order: without this, the starter's stubs would replace every solution in the copy.
+def starter_code(folder: Path) -> dict[str, tuple[str, ...]]:
+    """The released starters of a unit (exercises/<unit>/): file name -> its code cells as they are graded.
+
+    Only code cells count, so the metadata a release stamps and the outputs Jupyter saves do not matter.
+    """
+    starters: dict[str, tuple[str, ...]] = {}
+    try:
+        names = sorted(p.name for p in folder.iterdir() if p.suffix == ".ipynb")
+    except OSError:
+        return starters
+    for name in names:
+        try:
+            text = read_bounded(folder / name, MAX_FILE_BYTES).decode("utf-8-sig")
+            starters[name] = tuple(_plain(strip_magics(src)) for _, src in read_notebook(text)[0])
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+    return starters
+
+
+def settle_copies(sub: Submission, starters: dict[str, tuple[str, ...]] | None = None,
+                  own_starters: set[str] = frozenset(), *, names: set[str] | None = None) -> Submission:
+    """Grade the student's own definitions when a notebook has copies; say which file was graded.
+
+    1. A file with the code of a released starter is left out when another file holds work
+       (`own_starters`: names of files that *are* the starters on disk, never compared with themselves).
+    2. A name defined in several files: the graded definition is the last one that is not an
+       unfinished stub (a body that only raises NotImplementedError, or `pass`/`...`); stubs after
+       it are blanked (lines kept, so line numbers stay right). `graded_from` records the file,
+       and a note says which file's definition was graded (for `names`, the exercises' entry
+       points, when given; else for every name that is a stub somewhere).
+    """
+    notes: list[str] = []
+    if starters:
+        code: dict[str, list[str]] = {}
+        for cell in sub.cells:
+            code.setdefault(origin_file(cell.origin), []).append(_plain(cell.source))
+        same = {f: next(n for n, c in starters.items() if c == tuple(cells)) for f, cells in code.items()
+                if f not in own_starters and tuple(cells) in starters.values()}
+        if same and len(same) < len(code):
+            for file, starter in same.items():
+                notes.append(f"{file} has the code of the released starter {starter}; it was not graded "
+                             "(your other files were)")
+            sub.cells = [c for c in sub.cells if origin_file(c.origin) not in same]
+            sub.files = [f for f in sub.files if f not in same]
+    notes.extend(_settle_definitions(sub, names))
+    sub.problems.extend(capped([clip(n) for n in notes], what="more notes about copies"))
+    return sub
+
+
+@dataclass(frozen=True)
+class _Definition:
+    cell: int
+    file: str
+    lines: tuple[int, int]   # first and last line, 1-based, decorators included
+    stub: bool
+    code: str                # the definition's AST dump, to tell copies from different versions
+
+
+def _settle_definitions(sub: Submission, names: set[str] | None) -> list[str]:
+    found: dict[str, list[_Definition]] = {}
+    for index, cell in enumerate(sub.cells):
+        for name, definition in _definitions(index, cell):
+            found.setdefault(name, []).append(definition)
+    blank: dict[int, list[tuple[int, int]]] = {}
+    notes = []
+    for name, defs in sorted(found.items()):
+        files = list(dict.fromkeys(d.file for d in defs))
+        if len(files) < 2:
+            continue
+        real = [d for d in defs if not d.stub]
+        graded = real[-1] if real else defs[-1]
+        later_stubs = [d for d in defs if d.stub and d.cell > graded.cell]
+        for d in later_stubs:
+            blank.setdefault(d.cell, []).append(d.lines)
+        sub.graded_from[name] = graded.file
+        if len({d.code for d in defs}) == 1 or not (name in names if names is not None else any(d.stub for d in defs)):
+            continue   # the same code in every file (nothing to choose), or a helper nobody asked about
+        others = ", ".join(f for f in files if f != graded.file)
+        if later_stubs:
+            notes.append(f"`{name}` is defined in {graded.file} and {others}; the one in {graded.file} was graded "
+                         f"(in {', '.join(dict.fromkeys(d.file for d in later_stubs))} it is the unfinished stub)")
+        else:
+            notes.append(f"`{name}` is defined in {', '.join(files)}; the last definition (in {graded.file}) "
+                         "was graded")
+    for index, spans in blank.items():
+        lines = sub.cells[index].source.split("\n")
+        for first, last in spans:
+            lines[first - 1:last] = [""] * (last - first + 1)
+        sub.cells[index] = Cell("\n".join(lines), sub.cells[index].origin)
+    return notes
+
+
+def _definitions(index: int, cell: Cell) -> list[tuple[str, _Definition]]:
+    if len(cell.source) > 1_000_000:
+        return []
+    try:
+        tree = ast.parse(cell.source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    found = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            found.append((node.name, _Definition(index, origin_file(cell.origin), (first, node.end_lineno or first),
+                                                 _is_stub(node), ast.dump(node))))
+    return found
+
+
+def _is_stub(node: ast.AST) -> bool:
+    """A released stub: a function whose body is empty (pass, ...) or ends in a plain
+    `raise NotImplementedError(...)`, or a class with such a method."""
+    if isinstance(node, ast.ClassDef):
+        return any(_is_stub(n) for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    body = [n for n in node.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+    if not body or (len(body) == 1 and isinstance(body[0], ast.Pass)):
+        return True   # only a docstring, `...` or `pass`
+    last = body[-1]
+    if isinstance(last, ast.Raise) and last.exc is not None:
+        target = last.exc.func if isinstance(last.exc, ast.Call) else last.exc
+        return isinstance(target, ast.Name) and target.id == "NotImplementedError"
+    return False
+
+
+def origin_file(origin: str) -> str:
+    """The file a cell came from: 'losses.ipynb' for 'losses.ipynb, cell 3'."""
+    return origin.split(", cell ")[0]
+
+
+def _plain(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())

@@ -140,7 +140,7 @@ def run(args: argparse.Namespace, course_root: Path, salt: str, *,
     try:
         return _run(args, Path(course_root), salt, results, out, release)
     except QuizError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"grader: error: {exc}", file=sys.stderr)
         return exc.exit_code
 
 

@@ -104,7 +104,8 @@ def _exercise(plan: UnitPlan, exercise: Exercise, cases: list[PlannedCase], writ
             "mistake_outputs": outputs,
         })
         export.public[exercise.name] = export.public.get(exercise.name, 0) + 1
-    return {"name": exercise.name, "entry": list(exercise.entry), "forbidden": list(exercise.forbidden),
+    return {"name": exercise.name, "entry": list(exercise.entry), "uses": list(exercise.uses),
+            "forbidden": list(exercise.forbidden),
             "forbidden_hint": exercise.forbidden_hint, "outputs": list(exercise.outputs),
             "mistakes": mistakes, "cases": shipped}
 

@@ -54,6 +54,7 @@ def _exercise(data: dict, reader: TreeReader, device: str) -> tuple[list[Planned
     built = [_case(c, reader) for c in runnable]
     exercise = Exercise(name=str(data["name"]), cases=lambda rng: [case for case, _ in built],
                         entry=_strings(data["entry"]), forbidden=_strings(data["forbidden"]), mistakes=mistakes,
+                        uses=_strings(data.get("uses", [])),
                         outputs=_strings(data["outputs"]), forbidden_hint=str(data["forbidden_hint"]))
     planned = []
     for (case, seed), raw in zip(built, runnable):

@@ -43,6 +43,11 @@ def _exercise(ex: ExerciseResult, paint, width: int, verbose: bool) -> list[str]
     more = f"; {later} more checked at grading" if later else ""
     head = f"{mark} {ex.name}  {_fmt(ex.score)}/{_fmt(ex.max_score)}  ({passed}/{len(counted)} checks{more})"
     lines = [head]
+    if ex.graded_from:
+        lines.append(f"     graded from {printable(ex.graded_from)} (several files define it)")
+    for note in ex.notes:
+        lines.extend(textwrap.wrap(f"note: {printable(note)}", width, initial_indent="     ",
+                                   subsequent_indent="           "))
     if ex.error:
         lines.extend(textwrap.wrap(printable(ex.error), width, initial_indent="     ", subsequent_indent="     "))
         return lines

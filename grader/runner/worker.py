@@ -6,6 +6,7 @@ a separate, capped pipe. Nothing here knows an expected value.
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import linecache
@@ -51,6 +52,7 @@ def load_cells(cells: list[dict], skip: dict[int, str], out_fd: int) -> dict[str
 
     drivers.get("call")  # load every driver before the student can patch anything
     builtins.input = _no_input
+    quiet_plots()
     sys.meta_path.insert(0, _SubmissionModules(cells))
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     report = []
@@ -67,6 +69,8 @@ def load_cells(cells: list[dict], skip: dict[int, str], out_fd: int) -> dict[str
         try:
             code = compile(cell["source"], filename, "exec")
             exec(code, namespace)  # noqa: S102  (this process is the sandbox)
+        except ModuleNotFoundError as exc:
+            error = missing_module(exc, cell["source"], filename, namespace)
         except BaseException as exc:  # noqa: BLE001  (student code may raise anything)
             error = describe(exc)
         _flush()
@@ -106,6 +110,50 @@ def run_case(namespace: dict[str, Any], request: dict) -> bytes:
         result["output"] = None
         result["error"] = {"kind": "type", "message": f"the result cannot be graded: {exc}"}
         return wire.encode(result)
+
+
+def quiet_plots() -> None:
+    """Plots draw off screen: matplotlib's Agg backend, and plt.show() says nothing about it."""
+    import warnings
+
+    os.environ["MPLBACKEND"] = "Agg"
+    warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
+
+
+def missing_module(exc: ModuleNotFoundError, source: str, filename: str, namespace: dict[str, Any]) -> str:
+    """A cell stopped at an import of a module that is not installed here.
+
+    When that import is a line of the cell itself, the rest of the cell still runs, statement by
+    statement, skipping each import line of a missing module (a first cell importing matplotlib,
+    then torch, must not leave torch undefined). The note names every module that is missing, and
+    the error that stopped the rest, if any.
+    """
+    missing = [exc.name or "?"]
+    line = max((f.lineno or 0 for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename), default=0)
+    try:
+        body = ast.parse(source, filename).body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        body = []
+    stopped = [n for n in body if n.lineno <= line <= (n.end_lineno or n.lineno)]
+    later = ""
+    if stopped and isinstance(stopped[0], (ast.Import, ast.ImportFrom)):
+        for node in body[body.index(stopped[0]) + 1:]:
+            try:
+                exec(compile(ast.Module([node], type_ignores=[]), filename, "exec"), namespace)  # noqa: S102
+            except ModuleNotFoundError as again:
+                if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                    later = f"; then {describe(again)}"
+                    break
+                missing.append(again.name or "?")
+            except BaseException as other:  # noqa: BLE001  (student code may raise anything)
+                later = f"; then {describe(other)}"
+                break
+    unique = list(dict.fromkeys(missing))
+    names = ", ".join(f"'{n}'" for n in unique)
+    what = f"module {names} is" if len(unique) == 1 else f"modules {names} are"
+    where = f" ({filename[1:-1]}, line {line})" if line else ""
+    skipped = f"; the lines importing {'it' if len(unique) == 1 else 'them'} were skipped" if stopped and not later and len(body) > 1 else ""
+    return f"ModuleNotFoundError: {what} not installed where your work is graded{where}{skipped}{later}"
 
 
 def describe(exc: BaseException) -> str:

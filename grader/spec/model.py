@@ -77,6 +77,7 @@ class Exercise:
     outputs: tuple[str, ...] = ()  # names of the values in a returned tuple, for messages
     forbidden_hint: str = ""
     meta: dict = field(default_factory=dict)
+    uses: tuple[str, ...] = ()  # exercises whose code this one calls: its failure is explained by theirs
 
 
 def call_inputs(fn: str, args: Mapping[str, Any], **kwargs: Any) -> dict:

@@ -496,6 +496,7 @@ EXERCISES = [
     Exercise(
         name="adversarial_training_step",
         entry=("adversarial_training_step", "pgd_attack"),
+        uses=("pgd_attack",),
         cases=adversarial_step_cases,
         outputs=(),
         mistakes=_mistakes(
@@ -509,6 +510,7 @@ EXERCISES = [
     Exercise(
         name="adversarial_digits",
         entry=("train_digits",),
+        uses=("adversarial_training_step",),
         cases=digits_cases,
         # recognised from the measurements (patterns), so no model is trained again to recognise them
         mistakes=(

@@ -431,6 +431,7 @@ EXERCISES = [
     Exercise(
         name="small_resnet",
         entry=("SmallResNet",),
+        uses=("ResidualBlock",),
         cases=resnet_cases,
         mistakes=(
             Mistake("the first stage keeps the size (stride 1): the max pooling has already halved it",

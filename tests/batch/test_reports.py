@@ -65,8 +65,27 @@ def test_summary_table():
     assert text.splitlines()[0] == ("unit1: 3 students; graded 2, unchanged and skipped 1, could not be graded 1, "
                                     "grader errors 0  (1.0 s)")
     assert "  softmax                       2    1.00    1.00           1" in text
-    assert "  c: unit1.ipynb is not UTF-8" in text
+    assert "  c: not graded: unit1.ipynb is not UTF-8" in text
     assert "identical submissions: a, c" in text
+    assert "  a              13/13         6/6  graded" in text   # one line per student
+    assert "  c              11/13         5/6  not graded" in text
+
+
+def test_summary_lists_what_needs_attention():
+    grades = [_grade("a", 2.0), _grade("b", 1.0), _grade("c", 0.0, "grader_error", "the zygote died")]
+    grades[0].notes = ["work.ipynb, cell 2: not run: did not finish within 2 s",
+                       "`softmax` is defined in a.ipynb and a-Copy1.ipynb; the one in a-Copy1.ipynb was graded "
+                       "(in a.ipynb it is the unfinished stub)", "cell 3 raised <b>"]
+    grades[1].notes = ["b.ipynb is not a readable notebook: invalid JSON at line 1, column 1; skipped"]
+    text = render_summary(summarize(_Report(), grades, UNIT))
+    attention = text.split("needs attention:\n")[1].split("identical submissions")[0]
+    assert attention == (
+        "  a: hung cell: work.ipynb, cell 2: not run: did not finish within 2 s\n"
+        "  a: copies: `softmax` is defined in a.ipynb and a-Copy1.ipynb; the one in a-Copy1.ipynb\n"
+        "      was graded (in a.ipynb it is the unfinished stub)\n"
+        "  b: unreadable file: b.ipynb is not a readable notebook: invalid JSON at line 1, column\n"
+        "      1; skipped\n"
+        "  c: grader error: the zygote died\n")
 
 
 def test_csv_leaves_grader_errors_blank():
@@ -89,3 +108,15 @@ def test_feedback_is_self_contained_and_escaped():
     assert "cell 3 raised &lt;b&gt;" in page
     assert "http" not in page.replace("http-equiv", "")  # no external assets
     assert "softmax: 0 / 2" in page and "11 / 13" in page
+
+
+def test_a_quiz_that_counts_has_its_own_row():
+    unit = COURSE.unit("unit2")
+    exercises = {ex.name: StoredExercise(ex.name, ex.points, ex.points) for ex in unit.exercises}
+    quizzed = StoredGrade("unit2", "a", "graded", 10.0, 10.0, None, [], "h", "s", "t", "v", exercises,
+                          quiz={"score": 4.0, "max_score": 10.0})
+    plain = StoredGrade("unit2", "b", "graded", 10.0, 10.0, None, [], "h", "s", "t", "v", exercises)
+    summary = summarize(_Report(), [quizzed, plain], unit)
+    quiz = next(e for e in summary.exercises if e.name == "quiz")
+    assert (quiz.max_score, quiz.mean, quiz.full) == (10, 2.0, 0)
+    assert summarize(_Report(), [quizzed], UNIT).exercises[-1].name != "quiz"   # unit1's quiz is practice

@@ -55,12 +55,40 @@ def test_exit_code_zero_when_everything_passes():
     (["check", "unti1"], "grader: error: no unit 'unti1'; did you mean unit1?\n  hint: try `grader list`"),
     (["check", "unit1", "sofmax"], "no exercise in unit1 'sofmax'; did you mean softmax?"),
     (["check", "unit1", "--path", "/nonexistent/x.ipynb"], "/nonexistent/x.ipynb does not exist"),
-    (["list", "unit9"], "no unit 'unit9'"),
+    (["list", "unit9"], "no unit 'unit9'\n  hint: try `grader list`"),   # another number, not a misspelling
+    (["check"], "grader: error: say which unit to check, e.g. `grader check unit1`\n  hint: the units are unit1,"),
+    (["check", "unit1", "--path", "README.md"], "grader: error: README.md is not a notebook (.ipynb) or a .py file"),
+    (["check", "unit1", "--bogus"], "grader: error: unrecognized arguments: --bogus\n  hint: usage: grader "),
+    (["nope"], "grader: error: argument COMMAND: invalid choice: 'nope'"),
 ])
 def test_usage_errors_exit_2_with_a_hint(args, message):
     run = grader(*args)
     assert run.returncode == 2
     assert message in run.stderr
+
+
+def test_every_usage_error_has_the_one_prefix():
+    for args in (["check"], ["check", "unit1", "--device", "tpu"], ["grade", "unit1"], ["check", "unit9"]):
+        run = grader(*args)
+        assert run.returncode == 2 and run.stderr.startswith("grader: error: "), (args, run.stderr)
+        assert "did you mean" not in run.stderr
+
+
+@pytest.mark.parametrize("text", ["", "  \n", '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'])
+def test_an_empty_notebook_is_a_usage_error(tmp_path, text):
+    notebook = tmp_path / "empty.ipynb"
+    notebook.write_text(text)
+    run = grader("check", "unit1", "--path", str(notebook))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert run.stderr.startswith(f"grader: error: {notebook} is not a readable notebook: ")
+    assert run.stdout == ""
+
+
+def test_not_defined_points_to_the_file_that_failed_to_run(request):
+    run = grader("check", "unit1", "softmax", "delta_rule_update", "--path", str(FIXTURES / "unit1" / "broken_py"),
+                 "--device", "cpu")
+    assert run.returncode == 1, run.stderr
+    assert_golden("check_unit1_broken_py.txt", run.stdout, request)
 
 
 def test_list_shows_units_exercises_and_points(request):

@@ -180,7 +180,13 @@ def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
     if out <= 0:
         raise ValueError(out)
     return out
-''', ("add 1 after the division", "a dilated kernel spans")),   # each shows alone on some sizes
+''', "add 1 after the division"),   # on every size the dilation mistake alone gives another number
+    # handles dilation but returns a float and never raises: the dilation mistake also returns without an
+    # error on the too-small dilated input, but another number; only the missing check is this code's mistake
+    _wrong("conv_output_size", "float, never raises", '''
+def conv_output_size(size, kernel_size, stride=1, padding=0, dilation=1):
+    return (size + 2 * padding - dilation * (kernel_size - 1) - 1) / stride + 1
+''', "raise ValueError when the output size"),
 ]
 
 CORRECT = [
