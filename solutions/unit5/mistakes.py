@@ -322,6 +322,12 @@ def tsize_no_check(size, kernel_size, stride=1, padding=0, output_padding=0, dil
 
 # ConvAutoencoder ----------------------------------------------------------
 class AutoencoderFixedOutputPadding(ConvAutoencoder):
+    """output_padding=1 fixed in __init__: right when H and W are multiples of 4 only."""
+
+    def __init__(self, in_channels=1, hidden=(8, 16)):
+        super().__init__(in_channels, hidden)
+        self.dec1.output_padding = self.dec2.output_padding = (1, 1)
+
     def forward(self, X):
         Y = F.relu(self.dec1(F.relu(self.enc2(F.relu(self.enc1(X))))))
         return torch.sigmoid(self.dec2(Y))
