@@ -362,7 +362,7 @@ def fine_tune_head_frozen(backbone, num_classes, freeze=True):
     _new_head(backbone, num_classes)
     for param in backbone.parameters():
         param.requires_grad_(not freeze)
-    return list(backbone[-1].parameters())
+    return [p for p in backbone.parameters() if p.requires_grad]
 
 
 def fine_tune_always_frozen(backbone, num_classes, freeze=True):

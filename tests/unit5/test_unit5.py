@@ -376,7 +376,7 @@ ARCH = [
         + "    return list(backbone.parameters())\n"), "return only the parameters that are trained"),
     ("fine_tune", "head frozen too", _fine_tune_src(
         NEW_HEAD + "    for p in backbone.parameters():\n        p.requires_grad = not freeze\n"
-        + "    return [p for p in backbone.parameters() if p.requires_grad] or list(backbone[-1].parameters())\n"),
+        + "    return [p for p in backbone.parameters() if p.requires_grad]\n"),
      "the new head must stay trainable"),
     ("fine_tune", "old head kept", _fine_tune_src(
         "    for p in backbone[:-1].parameters():\n        p.requires_grad = not freeze\n"
