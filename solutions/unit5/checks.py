@@ -436,6 +436,10 @@ def transpose_cases(rng):
 
 
 # fine_tune ------------------------------------------------------------------
+# Structural checks only. An end-to-end check (a backbone pre-trained on digits 0-4, fine-tuned on a few
+# images of 5-9, must beat the same network trained from scratch) needs a threshold between the two, and
+# bench/transfer_calibration.py finds none for small networks: with 1, 3 or 5 images per digit the
+# fine-tuned worst seed is 0.09-0.16 below the scratch best seed, and the means agree within 0.015.
 def fine_tune_cases(rng):
     cases = []
     for sizes, num_classes, freeze in (((64, 32, 16, 5), 5, True), ((64, 32, 16, 5), 5, False),
