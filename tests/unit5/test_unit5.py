@@ -381,6 +381,11 @@ ARCH = [
     ("fine_tune", "old head kept", _fine_tune_src(
         "    for p in backbone[:-1].parameters():\n        p.requires_grad = not freeze\n"
         "    return [p for p in backbone.parameters() if p.requires_grad]\n"), "replace the last layer"),
+    ("fine_tune", "returns nothing", _fine_tune_src(NEW_HEAD), "return the parameters to optimise as a list"),
+    ("fine_tune", "optimises a copy", _fine_tune_src(
+        "    import copy\n    model = copy.deepcopy(backbone)\n"
+        "    model[-1] = nn.Linear(model[-1].in_features, num_classes)\n"
+        "    return list(model[-1].parameters())\n"), "last layer replaced by a new one: got False"),
 ]
 
 CATALOGUE = ([("conv_output_size", *row) for row in SIZE] + [("conv2d_forward", *row) for row in CONV]
