@@ -215,3 +215,164 @@ class ResNetPoolNoPadding(SmallResNet):
     def __init__(self, in_channels=3, num_classes=10, channels=(64, 128, 256), num_blocks=2):
         super().__init__(in_channels, num_classes, channels, num_blocks)
         self.stem[3].padding = 0
+
+
+# LeNet5, vgg_block, InceptionBlock ----------------------------------------
+from .architectures import ConvAutoencoder, InceptionBlock, LeNet5, vgg_block  # noqa: E402
+
+
+class LeNetAveragePooling(LeNet5):
+    def forward(self, X):
+        Y = F.avg_pool2d(F.relu(self.conv1(X)), 2)
+        Y = F.avg_pool2d(F.relu(self.conv2(Y)), 2)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(torch.flatten(Y, 1))))))
+
+
+class LeNetNoHiddenRelu(LeNet5):
+    def forward(self, X):
+        Y = F.max_pool2d(F.relu(self.conv1(X)), 2)
+        Y = F.max_pool2d(F.relu(self.conv2(Y)), 2)
+        return self.fc3(self.fc2(self.fc1(torch.flatten(Y, 1))))
+
+
+class LeNetPoolBeforeRelu(LeNet5):
+    def forward(self, X):
+        Y = F.relu(F.max_pool2d(self.conv1(X), 2))
+        Y = F.relu(F.max_pool2d(self.conv2(Y), 2))
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(torch.flatten(Y, 1))))))
+
+
+def vgg_no_pooling(num_convs, in_channels, out_channels):
+    return vgg_block(num_convs, in_channels, out_channels)[:-1]
+
+
+def vgg_no_padding(num_convs, in_channels, out_channels):
+    block = vgg_block(num_convs, in_channels, out_channels)
+    for layer in block:
+        if isinstance(layer, nn.Conv2d):
+            layer.padding = (0, 0)
+    return block
+
+
+def vgg_no_relu(num_convs, in_channels, out_channels):
+    return nn.Sequential(*[layer for layer in vgg_block(num_convs, in_channels, out_channels)
+                           if not isinstance(layer, nn.ReLU)])
+
+
+class InceptionNoBottleneckRelu(InceptionBlock):
+    def forward(self, X):
+        p1 = F.relu(self.p1_1(X))
+        p2 = F.relu(self.p2_2(self.p2_1(X)))
+        p3 = F.relu(self.p3_2(self.p3_1(X)))
+        p4 = F.relu(self.p4_2(self.p4_1(X)))
+        return torch.cat((p1, p2, p3, p4), dim=1)
+
+
+class InceptionWrongOrder(InceptionBlock):
+    def forward(self, X):
+        out = super().forward(X)
+        return torch.cat(out.split([self.p1_1.out_channels, self.p2_2.out_channels, self.p3_2.out_channels,
+                                    self.p4_2.out_channels], dim=1)[::-1], dim=1)
+
+
+class InceptionAveragePool(InceptionBlock):
+    def __init__(self, in_channels, c1, c2, c3, c4):
+        super().__init__(in_channels, c1, c2, c3, c4)
+        self.p4_1 = nn.AvgPool2d(kernel_size=3, stride=1, padding=1, count_include_pad=False)
+
+
+# conv_transpose_output_size -----------------------------------------------
+def _tsize(size, kernel_size, stride, padding, output_padding, dilation, check=True):
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+    if check and (out <= 0 or output_padding >= max(stride, dilation)):
+        raise ValueError(out)
+    return out
+
+
+def tsize_conv_formula(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    out = (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+    if out <= 0 or output_padding >= max(stride, dilation):
+        raise ValueError(out)
+    return out
+
+
+def tsize_no_output_padding(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    if output_padding >= max(stride, dilation):
+        raise ValueError(output_padding)
+    return _tsize(size, kernel_size, stride, padding, 0, dilation)
+
+
+def tsize_padding_once(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    out = (size - 1) * stride - padding + dilation * (kernel_size - 1) + output_padding + 1
+    if out <= 0 or output_padding >= max(stride, dilation):
+        raise ValueError(out)
+    return out
+
+
+def tsize_no_dilation(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    out = (size - 1) * stride - 2 * padding + kernel_size + output_padding
+    if out <= 0 or output_padding >= max(stride, dilation):
+        raise ValueError(out)
+    return out
+
+
+def tsize_no_check(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    return _tsize(size, kernel_size, stride, padding, output_padding, dilation, check=False)
+
+
+# ConvAutoencoder ----------------------------------------------------------
+class AutoencoderFixedOutputPadding(ConvAutoencoder):
+    """output_padding=1 fixed in __init__: right when H and W are multiples of 4 only."""
+
+    def __init__(self, in_channels=1, hidden=(8, 16)):
+        super().__init__(in_channels, hidden)
+        self.dec1.output_padding = self.dec2.output_padding = (1, 1)
+
+    def forward(self, X):
+        Y = F.relu(self.dec1(F.relu(self.enc2(F.relu(self.enc1(X))))))
+        return torch.sigmoid(self.dec2(Y))
+
+
+class AutoencoderNoSigmoid(ConvAutoencoder):
+    def forward(self, X):
+        H1 = F.relu(self.enc1(X))
+        Y = F.relu(self.dec1(F.relu(self.enc2(H1)), output_size=H1.shape[-2:]))
+        return self.dec2(Y, output_size=X.shape[-2:])
+
+
+# fine_tune ----------------------------------------------------------------
+def _new_head(backbone, num_classes):
+    old = backbone[-1]
+    backbone[-1] = nn.Linear(old.in_features, num_classes).to(device=old.weight.device, dtype=old.weight.dtype)
+
+
+def fine_tune_no_freeze(backbone, num_classes, freeze=True):
+    _new_head(backbone, num_classes)
+    return list(backbone[-1].parameters())
+
+
+def fine_tune_returns_all(backbone, num_classes, freeze=True):
+    _new_head(backbone, num_classes)
+    for param in backbone[:-1].parameters():
+        param.requires_grad_(not freeze)
+    return list(backbone.parameters())
+
+
+def fine_tune_head_frozen(backbone, num_classes, freeze=True):
+    _new_head(backbone, num_classes)
+    for param in backbone.parameters():
+        param.requires_grad_(not freeze)
+    return [p for p in backbone.parameters() if p.requires_grad]
+
+
+def fine_tune_always_frozen(backbone, num_classes, freeze=True):
+    _new_head(backbone, num_classes)
+    for param in backbone[:-1].parameters():
+        param.requires_grad_(False)
+    return list(backbone[-1].parameters())
+
+
+def fine_tune_old_head(backbone, num_classes, freeze=True):
+    for param in backbone[:-1].parameters():
+        param.requires_grad_(not freeze)
+    return list(backbone[-1].parameters()) if freeze else list(backbone.parameters())

@@ -210,3 +210,126 @@ def receptive_field(layers):
     _right("small_resnet", "stages in a loop", RESNET.replace(
         "POOL", ",\n                                  nn.MaxPool2d(3, stride=2, padding=1)")),
 ]
+
+# classic architectures, transposed convolutions and fine-tuning ---------------------------
+LENET = '''
+import torch
+from torch import nn
+
+class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, kernel_size=5)
+        self.conv2 = nn.Conv2d(8, 16, kernel_size=5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+        self.pool = POOL
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        x = self.pool(self.act(self.conv1(x)))   # (N, 8, 14, 14)
+        x = self.pool(self.act(self.conv2(x)))   # (N, 16, 5, 5)
+        x = x.view(x.size(0), -1)
+        x = HIDDEN
+        return self.fc3(x)
+'''
+
+
+def _lenet(pool="nn.MaxPool2d(2, 2)", hidden="self.act(self.fc2(self.act(self.fc1(x))))"):
+    return LENET.replace("POOL", pool).replace("HIDDEN", hidden)
+
+
+VGG = '''
+from torch import nn
+
+def vgg_block(num_convs, in_channels, out_channels):
+    layers = []
+    channels = in_channels
+    for _ in range(num_convs):
+        layers += [nn.Conv2d(channels, out_channels, kernel_size=3, padding=PAD), nn.ReLU()]
+        channels = out_channels
+    TAIL
+    return nn.Sequential(*layers)
+'''
+
+
+def _vgg(pad="1", tail="layers.append(nn.MaxPool2d(kernel_size=2, stride=2))"):
+    return VGG.replace("PAD", pad).replace("TAIL", tail)
+
+
+TRANSPOSE = '''
+def conv_transpose_output_size(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    if output_padding >= stride and output_padding >= dilation:
+        raise ValueError("output_padding must be smaller than stride or dilation")
+    span = dilation * (kernel_size - 1) + 1      # pixels one kernel covers
+    out = GROWN
+    if out < 1:
+        raise ValueError(f"no output: {out}")
+    return out
+'''
+T_RIGHT = "(size - 1) * stride + span - 2 * padding + output_padding"
+
+AUTOENCODER = '''
+import torch
+from torch import nn
+
+class ConvAutoencoder(nn.Module):
+    def __init__(self, in_channels=1, hidden=(8, 16)):
+        super().__init__()
+        h1, h2 = hidden
+        self.enc1 = nn.Conv2d(in_channels, h1, 3, stride=2, padding=1)
+        self.enc2 = nn.Conv2d(h1, h2, 3, stride=2, padding=1)
+        self.dec1 = nn.ConvTranspose2d(h2, h1, 3, stride=2, padding=1, output_padding=1)
+        self.dec2 = nn.ConvTranspose2d(h1, in_channels, 3, stride=2, padding=1, output_padding=1)
+
+    def forward(self, x):
+        h = torch.relu(self.enc1(x))
+        z = torch.relu(self.enc2(h))
+        y = torch.relu(self.dec1(z, output_size=SIZE1))
+        return torch.sigmoid(self.dec2(y, output_size=SIZE2))
+'''
+
+FINE_TUNE = '''
+from torch import nn
+
+def fine_tune(backbone, num_classes, freeze=True):
+    in_features = backbone[-1].in_features
+    FREEZE
+    backbone[-1] = nn.Linear(in_features, num_classes)
+    RETURN
+'''
+FREEZE_BODY = "for name, p in backbone.named_parameters():\n        p.requires_grad = not freeze"
+RETURN_TRAINABLE = "return [p for p in backbone.parameters() if p.requires_grad]"
+
+
+def _fine_tune(freeze=FREEZE_BODY, ret=RETURN_TRAINABLE):
+    return FINE_TUNE.replace("FREEZE", freeze).replace("RETURN", ret)
+
+
+WRONG += [
+    _wrong("LeNet5", "average pooling module", _lenet(pool="nn.AvgPool2d(2)"), "not average pooling"),
+    _wrong("LeNet5", "no ReLU between the dense layers", _lenet(hidden="self.fc2(self.fc1(x))"),
+           "apply a ReLU after fc1 and after fc2"),
+    _wrong("vgg_block", "valid convolutions", _vgg(pad="0"), "'same' padding"),
+    _wrong("vgg_block", "forgot the pooling", _vgg(tail="pass"), "end the block with MaxPool2d"),
+    _wrong("conv_transpose_output_size", "convolution formula", TRANSPOSE.replace(
+        "GROWN", "(size + 2 * padding - span) // stride + 1"), "not the convolution's formula"),
+    _wrong("conv_transpose_output_size", "output_padding forgotten", TRANSPOSE.replace(
+        "GROWN", T_RIGHT.replace(" + output_padding", "")), "add output_padding"),
+    _wrong("ConvAutoencoder", "sizes left to output_padding", AUTOENCODER.replace(
+        ", output_size=SIZE1", "").replace(", output_size=SIZE2", ""), "pass output_size="),
+    _wrong("fine_tune", "freezes before, then returns everything", _fine_tune(ret="return list(backbone.parameters())"),
+           "return only the parameters that are trained"),
+    _wrong("fine_tune", "freezes after replacing the head", FINE_TUNE.replace("    FREEZE\n", "").replace(
+        "RETURN", FREEZE_BODY + "\n    " + RETURN_TRAINABLE), "the new head must stay trainable"),
+]
+
+CORRECT += [
+    _right("LeNet5", "pooling and activation modules", _lenet()),
+    _right("vgg_block", "running channel count", _vgg()),
+    _right("conv_transpose_output_size", "via the kernel's span", TRANSPOSE.replace("GROWN", T_RIGHT)),
+    _right("ConvAutoencoder", "output_padding set, output_size given", AUTOENCODER.replace(
+        "SIZE1", "h.shape[-2:]").replace("SIZE2", "x.shape[-2:]")),
+    _right("fine_tune", "named_parameters loop", _fine_tune()),
+]

@@ -12,8 +12,9 @@ from helpers import ROOT, assert_fails_with, check_path, notebook_script
 
 
 EXERCISES = ["conv_output_size", "conv2d_forward", "maxpool2d_forward", "conv2d_num_params", "linear_num_params",
-             "receptive_field", "ResidualBlock", "small_resnet"]
-REFERENCE_FILES = ("cnn.py", "resnet.py")
+             "receptive_field", "ResidualBlock", "small_resnet", "LeNet5", "vgg_block", "InceptionBlock",
+             "conv_transpose_output_size", "ConvAutoencoder", "fine_tune"]
+REFERENCE_FILES = ("cnn.py", "resnet.py", "architectures.py")
 
 
 def _reference_namespace():
@@ -44,12 +45,26 @@ def test_starters_score_zero():
 
 
 
-def test_lenet_table_cell_reproduces_the_lecture():
+def _cell(name):
     cells = json.loads(notebook_script("unit5").render())["cells"]
-    source = next("".join(c["source"]) for c in cells if "def lenet_table" in "".join(c["source"]))
+    source = next("".join(c["source"]) for c in cells if f"def {name}" in "".join(c["source"]))
     namespace = dict(REF)
     exec(source.split("\n\ntry:")[0], namespace)  # noqa: S102
-    assert namespace["lenet_table"]() == 7600 + 44807 + 80
+    return namespace[name]
+
+
+def test_quiz_network_cell_reproduces_the_quiz():
+    assert _cell("quiz_network_table")() == 7600 + 44807 + 80
+
+
+def test_lenet5_table_cell_gives_the_slides_counts():
+    assert _cell("lenet5_table")() == [608, 3216, 48120, 10164, 850]
+
+
+def test_bottleneck_cell_counts_the_reference_block():
+    with_bottlenecks, without = _cell("bottleneck_savings")()
+    block = REF["InceptionBlock"](192, 64, (96, 128), (16, 32), 32)
+    assert with_bottlenecks == sum(p.numel() for p in block.parameters()) < without
 
 
 # typical wrong implementations, written as a student would ----------------
@@ -241,10 +256,142 @@ RESNET = [
     ("stem without padding", _resnet_src(stem_pad=0), "needs padding 3"),
 ]
 
+NN_HEAD = "import torch\nfrom torch import nn\nfrom torch.nn import functional as F\n"
+
+
+def _lenet_src(pool="F.max_pool2d", hidden="F.relu"):
+    return NN_HEAD + f"""
+class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 5)
+        self.conv2 = nn.Conv2d(8, 16, 5)
+        self.fc1 = nn.Linear(400, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = {pool}(F.relu(self.conv1(x)), 2)
+        x = {pool}(F.relu(self.conv2(x)), 2)
+        x = {hidden}(self.fc1(x.flatten(1)))
+        return self.fc3({hidden}(self.fc2(x)))
+"""
+
+
+def _vgg_src(padding=1, relu=True, pool=True):
+    return NN_HEAD + f"""
+def vgg_block(num_convs, in_channels, out_channels):
+    layers = []
+    for i in range(num_convs):
+        layers.append(nn.Conv2d(in_channels if i == 0 else out_channels, out_channels, 3, padding={padding}))
+        {"layers.append(nn.ReLU())" if relu else "pass"}
+    {"layers.append(nn.MaxPool2d(2, 2))" if pool else "pass"}
+    return nn.Sequential(*layers)
+"""
+
+
+def _inception_src(bottleneck_relu=True, order="p1, p2, p3, p4", pool="nn.MaxPool2d(3, stride=1, padding=1)"):
+    act = "F.relu" if bottleneck_relu else ""
+    return NN_HEAD + f"""
+class InceptionBlock(nn.Module):
+    def __init__(self, in_channels, c1, c2, c3, c4):
+        super().__init__()
+        self.p1_1 = nn.Conv2d(in_channels, c1, 1)
+        self.p2_1 = nn.Conv2d(in_channels, c2[0], 1)
+        self.p2_2 = nn.Conv2d(c2[0], c2[1], 3, padding=1)
+        self.p3_1 = nn.Conv2d(in_channels, c3[0], 1)
+        self.p3_2 = nn.Conv2d(c3[0], c3[1], 5, padding=2)
+        self.p4_1 = {pool}
+        self.p4_2 = nn.Conv2d(in_channels, c4, 1)
+
+    def forward(self, x):
+        p1 = F.relu(self.p1_1(x))
+        p2 = F.relu(self.p2_2({act}(self.p2_1(x))))
+        p3 = F.relu(self.p3_2({act}(self.p3_1(x))))
+        p4 = F.relu(self.p4_2(self.p4_1(x)))
+        return torch.cat([{order}], dim=1)
+"""
+
+
+def _tsize_src(body, check=True):
+    guard = ("    if output_padding >= max(stride, dilation) or out <= 0:\n"
+             "        raise ValueError('impossible')\n") if check else ""
+    return ("def conv_transpose_output_size(size, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):\n"
+            f"    out = {body}\n{guard}    return out\n")
+
+
+RIGHT_T = "(size - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1"
+
+
+def _autoencoder_src(forward):
+    return NN_HEAD + f"""
+class ConvAutoencoder(nn.Module):
+    def __init__(self, in_channels=1, hidden=(8, 16)):
+        super().__init__()
+        self.enc1 = nn.Conv2d(in_channels, hidden[0], 3, stride=2, padding=1)
+        self.enc2 = nn.Conv2d(hidden[0], hidden[1], 3, stride=2, padding=1)
+        self.dec1 = nn.ConvTranspose2d(hidden[1], hidden[0], 3, stride=2, padding=1, output_padding=1)
+        self.dec2 = nn.ConvTranspose2d(hidden[0], in_channels, 3, stride=2, padding=1, output_padding=1)
+
+    def forward(self, x):
+{forward}
+"""
+
+
+def _fine_tune_src(body):
+    return NN_HEAD + "def fine_tune(backbone, num_classes, freeze=True):\n" + body
+
+
+NEW_HEAD = "    backbone[-1] = nn.Linear(backbone[-1].in_features, num_classes)\n"
+ARCH = [
+    ("LeNet5", "average pooling", _lenet_src(pool="F.avg_pool2d"), "not average pooling"),
+    ("LeNet5", "no hidden ReLU", _lenet_src(hidden=""), "apply a ReLU after fc1 and after fc2"),
+    ("LeNet5", "padding 2", _lenet_src().replace("nn.Conv2d(3, 8, 5)", "nn.Conv2d(3, 8, 5, padding=2)"), None),
+    ("vgg_block", "no pooling", _vgg_src(pool=False), "end the block with MaxPool2d"),
+    ("vgg_block", "valid padding", _vgg_src(padding=0), "'same' padding"),
+    ("vgg_block", "no ReLU", _vgg_src(relu=False), "follow every convolution with a ReLU"),
+    ("InceptionBlock", "no ReLU after the bottlenecks", _inception_src(bottleneck_relu=False),
+     "after each 1x1 bottleneck"),
+    ("InceptionBlock", "branches reversed", _inception_src(order="p4, p3, p2, p1"), "concatenate the branches in order"),
+    ("InceptionBlock", "average pooling branch", _inception_src(
+        pool="nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)"), "not average pooling"),
+    ("conv_transpose_output_size", "convolution formula", _tsize_src(
+        "(size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1"), "not the convolution's formula"),
+    ("conv_transpose_output_size", "no output_padding", _tsize_src(RIGHT_T.replace(" + output_padding", "")),
+     "add output_padding"),
+    ("conv_transpose_output_size", "padding once", _tsize_src(RIGHT_T.replace("2 * padding", "padding")),
+     "subtract 2 * padding"),
+    ("conv_transpose_output_size", "no check", _tsize_src(RIGHT_T, check=False), "raise ValueError"),
+    ("ConvAutoencoder", "output_padding instead of output_size", _autoencoder_src(
+        "        return torch.sigmoid(self.dec2(F.relu(self.dec1(F.relu(self.enc2(F.relu(self.enc1(x))))))))"),
+     "pass output_size="),
+    ("ConvAutoencoder", "no sigmoid", _autoencoder_src(
+        "        h = F.relu(self.enc1(x))\n"
+        "        y = F.relu(self.dec1(F.relu(self.enc2(h)), output_size=h.shape[-2:]))\n"
+        "        return self.dec2(y, output_size=x.shape[-2:])"), "end with a sigmoid"),
+    ("fine_tune", "nothing frozen", _fine_tune_src(NEW_HEAD + "    return list(backbone[-1].parameters())\n"),
+     "set requires_grad_(False)"),
+    ("fine_tune", "returns every parameter", _fine_tune_src(
+        "    for p in backbone.parameters():\n        p.requires_grad = not freeze\n" + NEW_HEAD
+        + "    return list(backbone.parameters())\n"), "return only the parameters that are trained"),
+    ("fine_tune", "head frozen too", _fine_tune_src(
+        NEW_HEAD + "    for p in backbone.parameters():\n        p.requires_grad = not freeze\n"
+        + "    return [p for p in backbone.parameters() if p.requires_grad]\n"),
+     "the new head must stay trainable"),
+    ("fine_tune", "old head kept", _fine_tune_src(
+        "    for p in backbone[:-1].parameters():\n        p.requires_grad = not freeze\n"
+        "    return [p for p in backbone.parameters() if p.requires_grad]\n"), "replace the last layer"),
+    ("fine_tune", "returns nothing", _fine_tune_src(NEW_HEAD), "return the parameters to optimise as a list"),
+    ("fine_tune", "optimises a copy", _fine_tune_src(
+        "    import copy\n    model = copy.deepcopy(backbone)\n"
+        "    model[-1] = nn.Linear(model[-1].in_features, num_classes)\n"
+        "    return list(model[-1].parameters())\n"), "last layer replaced by a new one: got False"),
+]
+
 CATALOGUE = ([("conv_output_size", *row) for row in SIZE] + [("conv2d_forward", *row) for row in CONV]
              + [("maxpool2d_forward", *row) for row in POOL] + list(PARAMS)
              + [("receptive_field", *row) for row in FIELD] + [("ResidualBlock", *row) for row in BLOCK]
-             + [("small_resnet", *row) for row in RESNET])
+             + [("small_resnet", *row) for row in RESNET] + list(ARCH))
 
 
 @pytest.mark.parametrize("exercise, label, source, hint", CATALOGUE,
@@ -287,3 +434,44 @@ def test_resnet_shapes_follow_the_lecture():
         shapes = [A.shape, model.stage1(A).shape]
         assert shapes == [(2, 8, 16, 16), (2, 8, 16, 16)]
         assert model(X).shape == (2, 10)
+
+
+def test_lenet5_matches_the_slides():
+    model = REF["LeNet5"]()
+    counts = [sum(p.numel() for p in getattr(model, n).parameters()) for n in ("conv1", "conv2", "fc1", "fc2", "fc3")]
+    assert counts == [608, 3216, 48120, 10164, 850]
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_blocks_keep_or_halve_the_size():
+    assert REF["vgg_block"](2, 3, 8)(torch.zeros(1, 3, 9, 10)).shape == (1, 8, 4, 5)
+    block = REF["InceptionBlock"](8, 4, (3, 6), (2, 3), 2)
+    assert block(torch.zeros(2, 8, 7, 5)).shape == (2, 4 + 6 + 3 + 2, 7, 5)
+
+
+def test_transposed_sizes_match_pytorch():
+    size_of = REF["conv_transpose_output_size"]
+    for size, k, s, p, op, d in ((7, 3, 2, 1, 1, 1), (5, 4, 3, 2, 2, 1), (9, 3, 1, 2, 1, 2), (1, 1, 1, 0, 0, 1)):
+        y = F.conv_transpose1d(torch.zeros(1, 1, size), torch.zeros(1, 1, k), stride=s, padding=p,
+                               output_padding=op, dilation=d)
+        assert size_of(size, k, s, p, op, d) == y.shape[-1]
+    for bad in ((3, 3, 2, 1, 2, 1), (1, 1, 1, 1, 0, 1)):
+        with pytest.raises(ValueError):
+            size_of(*bad)
+
+
+def test_autoencoder_restores_every_shape():
+    model = REF["ConvAutoencoder"](in_channels=3)
+    for h, w in ((28, 28), (13, 11), (1, 2), (30, 17)):
+        assert model(torch.rand(2, 3, h, w)).shape == (2, 3, h, w)
+
+
+def test_fine_tune_freezes_the_body_and_returns_the_head():
+    torch.manual_seed(0)
+    backbone = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    body = backbone[0].weight
+    params = REF["fine_tune"](backbone, 7)
+    assert backbone[-1].out_features == 7 and backbone[0].weight is body
+    assert [p.requires_grad for p in backbone.parameters()] == [False, False, True, True]
+    assert [id(p) for p in params] == [id(p) for p in backbone[-1].parameters()]
+    assert len(REF["fine_tune"](backbone, 2, freeze=False)) == 4
