@@ -165,8 +165,9 @@ def _global_reads(table: symtable.SymbolTable, top: bool = True) -> set[str]:
 
 
 def _base_name(node: ast.AST) -> str | None:
-    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
-        node = node.func if isinstance(node, ast.Call) else node.value
+    """`model` of `model.fc.weight` or `params[0]`; None through a call (`f(x).sum()` changes no name)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
     return node.id if isinstance(node, ast.Name) else None
 
 
