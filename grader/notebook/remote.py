@@ -44,13 +44,14 @@ def serve(parent: int = 0) -> int:
     """
     from .warm import WarmChecker, idle_seconds
 
+    idle = idle_seconds()
     _die_with(parent)
     reply_to = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # whatever else this process prints goes to stderr, never into a reply
     checker = WarmChecker()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM too stops the zygote on the way out
     try:
-        for raw in _lines(sys.stdin.fileno(), idle_seconds(), checker.stop):
+        for raw in _lines(sys.stdin.fileno(), idle, lambda: checker.idle(idle)):
             reply = answer_safely(raw, checker)
             if "result" in reply:
                 reply["warm"] = checker.status()
@@ -58,6 +59,7 @@ def serve(parent: int = 0) -> int:
             reply_to.flush()
             if reply.get("exit_code") == 130:
                 break  # interrupted: the kernel starts a fresh helper for its next check
+            checker.warm_up()  # the zygote for the next check starts while the student reads this one
     except KeyboardInterrupt:
         pass
     finally:
@@ -66,13 +68,12 @@ def serve(parent: int = 0) -> int:
 
 
 def _lines(fd: int, idle: float, on_idle: Any):  # noqa: ANN202
-    """The lines written to `fd`, until it closes; `on_idle()` after `idle` seconds without one."""
+    """The lines written to `fd`, until it closes; `on_idle()` after every `idle` seconds without one."""
     pending = b""
     while True:
         while b"\n" not in pending:
-            if not select.select([fd], [], [], idle)[0]:
+            while not select.select([fd], [], [], idle)[0]:
                 on_idle()
-                select.select([fd], [], [])
             chunk = os.read(fd, 1 << 20)
             if not chunk:
                 return

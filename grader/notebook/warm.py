@@ -1,32 +1,34 @@
 """What the notebook's trusted helper keeps warm between one kernel's checks.
 
 The helper (`grader.notebook.remote.serve`) lives as long as the kernel and answers each
-`check()` with a `WarmChecker`: it keeps each unit's plan (expected outputs, computed once
-from the references or read from a release's data) and a sandbox zygote that imported
-torch once, so a check only forks a fresh sandboxed worker from it, as a batch does. Each
-check gets its own worker: nothing a student's code did in one check (kill its worker,
-leave threads or files behind) reaches the next. Only the cells the checked exercises need
-are sent (`needed.select_cells`).
+`check()` with a `WarmChecker`. It keeps each unit's plan (the expected outputs, computed
+once from the references or read from a release's data) and, once the first check has
+been answered, a sandbox zygote that imported torch once: a later check only forks a
+fresh sandboxed worker from it, as a batch does. The first check runs in a fresh
+sandboxed process as `grader check` does (a zygote's start costs more than that, and it
+is made while the student reads the first result). Each check gets its own worker:
+nothing a student's code did in one check (kill its worker, leave threads or files)
+reaches the next. Only the cells the checked exercises need are run (`needed.py`).
 
-Slots: as root the zygote holds one leased slot user (`runner/sandbox/slots.py`) while it
-is warm. After `idle_seconds` without a check the zygote is stopped and the slot given back,
-so an open but unused kernel holds no slot; the next check starts a new zygote (as slow as
-the first check). A zygote that died (killed from outside, or by a student's code where no
-pid namespace hides it) is replaced before the next check, and a check that found it dead
-is run once more on a new one.
+Slots: as root a cold check leases a slot user for its own process only, and the zygote
+holds one leased slot (`runner/sandbox/slots.py`) while it is warm. After
+`idle_seconds()` without a check the zygote is stopped and its slot given back, so an
+open but unused kernel holds no slot; the next check is cold again. A zygote found dead
+(killed from outside, or by a student's code where no pid namespace hides it) is
+dropped: that check runs cold and a new zygote starts after it.
 """
 from __future__ import annotations
 
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import GraderFailure
 from .collect import from_cells
-from .needed import Selection, select_cells
+from .needed import select_cells
 
 HISTORY = "this notebook's kernel history"
 IDLE_ENV = "GRADER_CHECK_IDLE"   # seconds a warm zygote (and its slot) is kept without a check
@@ -44,27 +46,35 @@ def idle_seconds() -> float:
 
 @dataclass
 class _Warm:
-    """A started launcher and what it was started for."""
+    """A started zygote launcher and what it was started for."""
 
     key: tuple
     launcher: Any
-    zygote: bool   # a ZygoteLauncher (else the plain-process fallback)
+    used: float   # time.monotonic() of its start or its last check
 
 
 class WarmChecker:
-    """Checks a kernel's cells with a cached plan and a warm zygote; one per helper process."""
+    """Checks a kernel's cells with a cached plan and, after the first check, a warm zygote; one per helper.
+
+    A cold check (the first, or the first after an idle stop or a dead zygote) runs in a fresh
+    sandboxed process, as `grader check` does; `warm_up()`, called once its reply is sent,
+    then starts the zygote in the background for the checks that follow.
+    """
 
     def __init__(self) -> None:
         self.plans: dict[tuple, Any] = {}
         self.warm: _Warm | None = None
         self.checks = 0
         self.zygotes_started = 0
-        self.last_selection: Selection | None = None
+        self.last: dict = {}
+        self._wanted: tuple[Any, str] | None = None   # (course, device) of the last check
+        self._starting: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def check(self, course: Any, unit_id: str, exercises: list[str], device: str,
               cells: list[tuple[str, str]]) -> Any:
         """The UnitResult for the cells, as `grader check` gives it for the cells the exercises need."""
-        from ..api import worker_failure
+        from ..api import check_launcher, worker_failure
         from ..checking import check_submission
         from ..runner.session import WorkerFailure
 
@@ -72,44 +82,63 @@ class WarmChecker:
         for name in exercises:
             unit.exercise(name)
         only = exercises or None
-        starting = None
-        if self._launcher_key(course, device) != (self.warm.key if self.warm else None):
-            starting = _Starter(self, course, device)   # the zygote imports torch while the plan is made
+        self._wanted = (course, device)
         plan = self._plan(course, unit, device, only)
         selection = select_cells([source for source, _ in cells], entry_names(plan))
-        self.last_selection = selection
         submission = from_cells([cells[i] for i in selection.kept], HISTORY)
-        for attempt in (1, 2):
-            warm = starting.result() if starting else self._ensure(course, device)
-            starting = None
+        warm = self._ready(course, device)
+        try:
+            launcher = warm.launcher if warm else check_launcher(course, device)
             try:
-                result = check_submission(course, unit, submission, launcher=warm.launcher, device=plan.device,
+                result = check_submission(course, unit, submission, launcher=launcher, device=plan.device,
                                           only=only, plan=plan)
-                break
-            except WorkerFailure as exc:
-                self.stop()           # a dead or broken zygote: the next attempt starts a new one
-                if attempt == 2:
-                    raise worker_failure(exc) from exc
+            finally:
+                if warm is None:
+                    launcher.close()   # a cold check's fresh process gives its slot back at once
+        except WorkerFailure as exc:
+            self.stop()                # a broken zygote is not used again
+            raise worker_failure(exc) from exc
         self.checks += 1
-        self._retire_if_worn()
+        if warm is not None:
+            warm.used = time.monotonic()
+            if getattr(warm.launcher, "restarts", 0) >= 2:   # it revives a dead zygote a few times only
+                self.stop()
+        proc = getattr(warm.launcher, "_proc", None) if warm else None
+        self.last = {"warm": warm is not None, "zygote_pid": proc.pid if proc is not None else None,
+                     "kept": len(selection.kept), "skipped": len(selection.skipped)}
         note = skipped_note([cells[i][1] for i in selection.skipped])
         if note:
             result.notes.append(note)
         return result
 
     def status(self) -> dict:
-        """Plain figures the kernel may see: which processes served the check, and how many checks so far."""
-        launcher = self.warm.launcher if self.warm else None
-        proc = getattr(launcher, "_proc", None) if self.warm and self.warm.zygote else None
-        selection = self.last_selection
-        return {"helper_pid": os.getpid(), "zygote_pid": proc.pid if proc is not None else None,
-                "checks": self.checks, "zygotes_started": self.zygotes_started,
-                "kept": len(selection.kept) if selection else 0,
-                "skipped": len(selection.skipped) if selection else 0}
+        """Plain figures the kernel may see: which processes served the last check, how many checks so far."""
+        return {"helper_pid": os.getpid(), "checks": self.checks, "zygotes_started": self.zygotes_started,
+                **self.last}
+
+    def warm_up(self) -> None:
+        """After a reply: start a zygote in the background for the next check, unless one is warm or starting."""
+        with self._lock:
+            if self._wanted is None or self._starting is not None:
+                return
+            if self.warm is not None and self._alive(self.warm) and self.warm.key == self._key(*self._wanted):
+                return
+            course, device = self._wanted
+            self._starting = threading.Thread(target=self._start, args=(course, device), daemon=True)
+            self._starting.start()
+
+    def idle(self, seconds: float) -> None:
+        """Stop a zygote that served no check for `seconds` (its slot goes back to other graders)."""
+        if self._starting is None and self.warm is not None and time.monotonic() - self.warm.used >= seconds:
+            self.stop()
 
     def stop(self) -> None:
-        """Stop the zygote and its workers and give the slot back (idle, interrupted, or done)."""
-        warm, self.warm = self.warm, None
+        """Stop the zygote and its workers and give the slot back (idle, interrupted, broken, or done)."""
+        starting = self._starting
+        if starting is not None:
+            starting.join()
+        with self._lock:
+            warm, self.warm = self.warm, None
         if warm is not None:
             try:
                 warm.launcher.close()
@@ -134,23 +163,25 @@ class WarmChecker:
         return plan
 
     @staticmethod
-    def _launcher_key(course: Any, device: str) -> tuple:
+    def _key(course: Any, device: str) -> tuple:
         limits = course.limits
         return (device, limits.memory_mb, limits.cpus, int(limits.submission_timeout))
 
-    def _ensure(self, course: Any, device: str) -> _Warm:
-        key = self._launcher_key(course, device)
-        if self.warm is not None and (self.warm.key != key or not self._alive(self.warm)):
-            self.stop()
-        if self.warm is None:
-            self.warm = self._start(course, device)
-        return self.warm
+    def _ready(self, course: Any, device: str) -> _Warm | None:
+        """The warm zygote for this course and device (waiting for one that is starting); None: check cold."""
+        starting = self._starting
+        if starting is not None:
+            starting.join()
+        warm = self.warm
+        if warm is not None and (warm.key != self._key(course, device) or not self._alive(warm)):
+            self.stop()        # killed from outside, or started for other limits: this check runs cold
+            return None
+        return warm
 
-    def _start(self, course: Any, device: str) -> _Warm:
+    def _start(self, course: Any, device: str) -> None:
+        """Start a zygote (on the warm-up thread); without a working sandbox the checks stay cold."""
         from ..api import _say_waiting
-        from ..runner.local import LocalLauncher, LocalPolicy
 
-        key = self._launcher_key(course, device)
         try:
             from ..runner.sandbox import SandboxPolicy, ZygoteLauncher
             from ..runner.sandbox.child import wants_gpu
@@ -158,44 +189,18 @@ class WarmChecker:
             policy = SandboxPolicy(memory_mb=course.limits.memory_mb, cpus=course.limits.cpus,
                                    cpu_seconds=int(course.limits.submission_timeout) + 10, gpu=wants_gpu(device))
             launcher = ZygoteLauncher(policy, 1, on_wait=_say_waiting)
-            self.zygotes_started += 1
-            return _Warm(key, launcher, True)
-        except Exception:  # noqa: BLE001  (no usable sandbox layer here: a plain separate process, as `grader check`)
-            return _Warm(key, LocalLauncher(LocalPolicy(memory_mb=course.limits.memory_mb)), False)
+        except Exception:  # noqa: BLE001  (no usable sandbox here: each check is a fresh process, as `grader check`)
+            launcher = None
+        with self._lock:
+            if launcher is not None:
+                self.warm = _Warm(self._key(course, device), launcher, time.monotonic())
+                self.zygotes_started += 1
+            self._starting = None
 
     @staticmethod
     def _alive(warm: _Warm) -> bool:
-        proc = getattr(warm.launcher, "_proc", None)
+        proc = getattr(warm.launcher, "_proc", None)   # the zygote process (None: nothing to watch)
         return proc is None or proc.poll() is None
-
-    def _retire_if_worn(self) -> None:
-        """A ZygoteLauncher revives a dead zygote a few times only; a helper that lives for days starts afresh."""
-        if self.warm is not None and getattr(self.warm.launcher, "restarts", 0) >= 2:
-            self.stop()
-
-
-class _Starter:
-    """Starts the launcher on a thread while the caller plans (the zygote's import of torch overlaps it)."""
-
-    def __init__(self, checker: WarmChecker, course: Any, device: str) -> None:
-        self._checker, self._course, self._device = checker, course, device
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._checker._ensure(self._course, self._device)
-        except BaseException as exc:  # noqa: BLE001  (raised again in the caller's thread)
-            self._error = exc
-
-    def result(self) -> _Warm:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        if self._checker.warm is None:
-            raise GraderFailure("the sandbox for the notebook's checks did not start")
-        return self._checker.warm
 
 
 def entry_names(plan: Any) -> set[str]:
