@@ -75,7 +75,7 @@ class WarmChecker:
               cells: list[tuple[str, str]]) -> Any:
         """The UnitResult for the cells, as `grader check` gives it for the cells the exercises need."""
         from ..api import check_launcher, worker_failure
-        from ..checking import check_submission
+        from ..checking import run_checks
         from ..runner.session import WorkerFailure
 
         unit = course.unit(unit_id)
@@ -83,21 +83,31 @@ class WarmChecker:
             unit.exercise(name)
         only = exercises or None
         self._wanted = (course, device)
-        plan = self._plan(course, unit, device, only)
-        selection = select_cells([source for source, _ in cells], entry_names(plan))
-        submission = from_cells([cells[i] for i in selection.kept], HISTORY)
+        names = self._entry_guess(course, unit, only)
+        if names is None:                     # unreadable without planning: plan first
+            names = entry_names(self._plan(course, unit, device, only))
+        selection, submission = _select(cells, names)
         warm = self._ready(course, device)
+        launcher = warm.launcher if warm else check_launcher(course, device)
         try:
-            launcher = warm.launcher if warm else check_launcher(course, device)
+            session = _session(course, launcher, submission)
             try:
-                result = check_submission(course, unit, submission, launcher=launcher, device=plan.device,
-                                          only=only, plan=plan)
-            finally:
-                if warm is None:
-                    launcher.close()   # a cold check's fresh process gives its slot back at once
+                session.start()               # a cold worker imports torch while the plan is made
+                plan = self._plan(course, unit, device, only)
+                if not entry_names(plan) <= names:   # the text of the checks named fewer: select again
+                    session.close()
+                    selection, submission = _select(cells, entry_names(plan))
+                    session = _session(course, launcher, submission)
+            except BaseException:
+                session.close()
+                raise
+            result = run_checks(course, unit, submission, session, device=plan.device, only=only, plan=plan)
         except WorkerFailure as exc:
-            self.stop()                # a broken zygote is not used again
+            self.stop()                       # a broken zygote is not used again
             raise worker_failure(exc) from exc
+        finally:
+            if warm is None:
+                launcher.close()              # a cold check's fresh process gives its slot back at once
         self.checks += 1
         if warm is not None:
             warm.used = time.monotonic()
@@ -146,6 +156,18 @@ class WarmChecker:
                 pass
 
     # -- plumbing
+    def _entry_guess(self, course: Any, unit: Any, only: list[str] | None) -> set[str] | None:
+        """The names the exercises look up, without importing torch: from a cached plan, else read as text."""
+        wanted = only or [e.name for e in unit.exercises]
+        prefix = (str(course.root), unit.id)
+        for key, plan in self.plans.items():
+            if key[:2] == prefix and set(wanted) <= set(plan.cases):
+                return entry_names(plan)
+        entries = _entries_as_text(course, unit.id)
+        if entries is None or not set(wanted) <= set(entries):
+            return None
+        return set().union(*(entries[name] for name in wanted))
+
     def _plan(self, course: Any, unit: Any, device: str, only: list[str] | None) -> Any:
         key = (str(course.root), unit.id, device, tuple(only or ()), _fingerprint(course, unit.id))
         plan = self.plans.get(key)
@@ -201,6 +223,45 @@ class WarmChecker:
     def _alive(warm: _Warm) -> bool:
         proc = getattr(warm.launcher, "_proc", None)   # the zygote process (None: nothing to watch)
         return proc is None or proc.poll() is None
+
+
+def _select(cells: list[tuple[str, str]], names: set[str]) -> tuple[Any, Any]:
+    selection = select_cells([source for source, _ in cells], names)
+    return selection, from_cells([cells[i] for i in selection.kept], HISTORY)
+
+
+def _session(course: Any, launcher: Any, submission: Any) -> Any:
+    """A worker session for the submission's cells, with the course's budgets (as `checking.check_submission`)."""
+    from ..runner.session import Budgets, Session
+
+    cells = [{"source": c.source, "origin": c.origin} for c in submission.cells]
+    return Session(launcher, cells, budgets=Budgets.from_limits(course.limits), slot=0)
+
+
+def _entries_as_text(course: Any, unit_id: str) -> dict[str, set[str]] | None:
+    """Each exercise's `entry` names, read without running anything: a release's manifest, or the
+    literal `Exercise(name=..., entry=(...))` calls of solutions/<unit>/checks.py. None when unreadable."""
+    import ast
+    import json
+
+    try:
+        if course.release is not None:
+            manifest = json.loads((Path(course.root) / "checks" / unit_id / "manifest.json").read_text("utf-8"))
+            return {str(e["name"]): {str(n) for n in e["entry"]} for e in manifest["exercises"]}
+        tree = ast.parse((Path(course.root) / "solutions" / unit_id / "checks.py").read_text("utf-8"))
+    except (OSError, ValueError, KeyError, TypeError, SyntaxError):
+        return None
+    found: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Exercise":
+            fields = {k.arg: k.value for k in node.keywords}
+            try:
+                name, entry = ast.literal_eval(fields["name"]), ast.literal_eval(fields["entry"])
+            except (KeyError, ValueError, TypeError, SyntaxError):
+                continue
+            if isinstance(name, str) and isinstance(entry, (tuple, list)):
+                found[name] = {str(n) for n in entry}
+    return found
 
 
 def entry_names(plan: Any) -> set[str]:
