@@ -321,12 +321,17 @@ def warm(kernel):
     return json.loads(ran(kernel, "import json\nprint(json.dumps(report.warm))")["stdout"])
 
 
-def gone(pids, within=30.0):
-    """Wait until none of the pids is alive (or `within` seconds have passed); True when all are gone."""
+def eventually(condition, within=30.0):
+    """Wait until condition() holds (or `within` seconds have passed); its last value."""
     deadline = time.monotonic() + within
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+    while not condition() and time.monotonic() < deadline:
         time.sleep(0.1)
-    return not any(_alive(pid) for pid in pids)
+    return condition()
+
+
+def gone(pids, within=30.0):
+    """Wait until none of the pids is alive; True when all are gone."""
+    return eventually(lambda: not any(_alive(pid) for pid in pids), within)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -411,13 +416,13 @@ def test_an_idle_kernel_gives_its_zygote_and_slot_back(tmp_path):
         first = warm(kernel)
         held = first["helper_pid"] in slots.holders()
         assert first["warm"] and gone([first["zygote_pid"]])   # 2 to 4 s without a check
-        held_when_idle = first["helper_pid"] in slots.holders()
+        released = eventually(lambda: first["helper_pid"] not in slots.holders())   # after its zygote exited
         assert _alive(first["helper_pid"])
         assert PASSED in ran(kernel, CHECK)["result"]
         second = warm(kernel)
     finally:
         kernel.close()
-    assert (held, held_when_idle) == (leasing, False)
+    assert (held, released) == (leasing, True)
     assert second["helper_pid"] == first["helper_pid"] and not second["warm"]
 
 
