@@ -147,8 +147,10 @@ class _Helper:
         home = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         boot = _BOOT.format(home=home, call=f"serve({os.getpid()})")
         self.env = dict(os.environ)
+        # a session of its own: Jupyter interrupts a cell by signalling the kernel's process group, and a
+        # training cell's interrupt must not stop the warm helper (a check's interrupt stops it: see ask)
         self.proc = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, start_new_session=True)
         self.tail: deque[str] = deque(maxlen=_STDERR_KEPT)
         assert self.proc.stderr is not None
         self.relay = threading.Thread(target=_relay, args=(self.proc.stderr, self.tail), daemon=True)

@@ -84,13 +84,15 @@ def _lines(fd: int, idle: float, on_idle: Any):  # noqa: ANN202
 
 
 def _die_with(parent: int) -> None:
-    """Linux: be killed when the kernel dies (its zygote then sees its socket close, and stops its workers)."""
+    """Linux: be killed when the kernel dies (its zygote then sees its socket close, and stops its workers),
+    and be no process the kernel may trace or read the memory of (it holds the plan between checks)."""
     if not parent or not sys.platform.startswith("linux"):
         return
     try:
-        from ..runner.sandbox.limits import die_with_parent
+        from ..runner.sandbox.limits import die_with_parent, not_dumpable
 
         die_with_parent(parent)
+        not_dumpable()
     except (ImportError, OSError, AttributeError):
         pass  # stdin still closes when the kernel dies
 
