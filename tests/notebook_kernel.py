@@ -46,6 +46,15 @@ class Shell:
         assert line, f"the shell died: {self.proc.stderr.read() if self.proc.stderr else ''}"
         return json.loads(line)
 
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def kill(self) -> None:
+        """Kill the shell process at once (SIGKILL), as a crashed kernel."""
+        self.proc.kill()
+        self.proc.wait()
+
     def close(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.close()
@@ -95,9 +104,19 @@ class Kernel:
             elif kind == "status" and content["execution_state"] == "idle":
                 return reply
 
+    @property
+    def pid(self) -> int:
+        return self.manager.provisioner.process.pid
+
+    def kill(self) -> None:
+        """Kill the kernel process at once (SIGKILL), as a crashed kernel."""
+        os.kill(self.pid, 9)
+        self.manager.provisioner.process.wait()
+
     def close(self) -> None:
         self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
+        if self.manager.is_alive():
+            self.manager.shutdown_kernel(now=True)
 
 
 def kernel_available() -> bool:

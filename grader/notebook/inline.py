@@ -2,17 +2,20 @@
 
 The kernel is the student's, so nothing trusted happens in it. `check()` gathers what
 the kernel has run so far (its input history), sends it with the unit, the exercises,
-the device and the course root to a trusted process of its own
-(`grader.notebook.remote`), and renders the result that comes back. The references,
-the check spec, the expected outputs and the worker never touch the kernel: it imports
-only this module, the course-file reader, the results and their renderers (not torch,
-not numpy).
+the device and the course root to a trusted helper process of its own
+(`grader.notebook.remote.serve`), and renders the result that comes back. The helper
+stays between checks (it keeps the plan and a sandbox zygote warm, `notebook/warm.py`)
+and dies with the kernel; a helper that died, or a kernel whose environment changed,
+gets a new one on the next check. The references, the check spec, the expected outputs
+and the worker never touch the kernel: it imports only this module, the course-file
+reader, the results and their renderers (not torch, not numpy).
 
 Outside IPython the notebooks and .py files of the current folder are checked, and the
 text report is printed.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -30,7 +33,7 @@ from ..report.safe import one_line, printable
 # from is added last, for a kernel that found it through its own sys.path.
 _BOOT = ("import sys\nif sys.path and sys.path[0] == '':\n    del sys.path[0]\n"
          "if {home!r} not in sys.path:\n    sys.path.append({home!r})\n"
-         "from grader.notebook.remote import main\nsys.exit(main())\n")
+         "import grader.notebook.remote as remote\nsys.exit(remote.{call})\n")
 PROTOCOL_VERSION = 1  # of the request check() sends and the reply it reads (see grader.notebook.remote)
 _STDERR_KEPT = 20      # lines of the trusted process's stderr kept for a failure report
 _STOP_SECONDS = 10.0   # after an interrupt, how long the trusted process has to stop its worker
@@ -39,8 +42,9 @@ _STOP_SECONDS = 10.0   # after an interrupt, how long the trusted process has to
 class CheckReport:
     """A result that renders as HTML in Jupyter and as text elsewhere."""
 
-    def __init__(self, result: UnitResult) -> None:
+    def __init__(self, result: UnitResult, warm: dict | None = None) -> None:
         self.result = result
+        self.warm = warm or {}   # the helper's figures: pids, checks served, cells kept and skipped
 
     @property
     def passed(self) -> bool:
@@ -83,11 +87,12 @@ def _check(exercises: tuple[str, ...], unit: str | None, path: str | None, devic
     request = {"version": PROTOCOL_VERSION, "course": str(find_course_root()), "cwd": os.getcwd(), "unit": unit,
                "exercises": list(exercises), "device": str(device),
                "cells": history if path is None else None, "path": os.path.abspath(path) if path else None}
-    reply = ask_trusted_process(request)
+    reply = ask_trusted_process(request) if history is None else ask_helper(request)
     if "error" in reply:
         print(f"grader: {printable(reply['error'], newlines=True)}")
         return None
-    report = CheckReport(UnitResult.from_json(reply["result"]))
+    warm = reply.get("warm")
+    report = CheckReport(UnitResult.from_json(reply["result"]), warm if isinstance(warm, dict) else None)
     if history is None:
         print(repr(report))
         return None
@@ -103,7 +108,7 @@ def ask_trusted_process(request: dict) -> dict:
     second): a thread waits for it, unless there is no reply and its exit code says why.
     """
     home = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.Popen([sys.executable, "-c", _BOOT.format(home=home)],
+    proc = subprocess.Popen([sys.executable, "-c", _BOOT.format(home=home, call="main()")],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     tail: deque[str] = deque(maxlen=_STDERR_KEPT)
@@ -133,6 +138,103 @@ def ask_trusted_process(request: dict) -> dict:
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
     last = f": {one_line(tail[-1], 300)}" if tail else ""
     return {"error": f"error: the grader's checking process {how} without a result{last}", "exit_code": 3}
+
+
+class _Helper:
+    """The kernel's trusted helper process: one JSON request per line in, one reply per line out."""
+
+    def __init__(self) -> None:
+        home = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        boot = _BOOT.format(home=home, call=f"serve({os.getpid()})")
+        self.env = dict(os.environ)
+        # a session of its own: Jupyter interrupts a cell by signalling the kernel's process group, and a
+        # training cell's interrupt must not stop the warm helper (a check's interrupt stops it: see ask)
+        self.proc = subprocess.Popen([sys.executable, "-c", boot], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.tail: deque[str] = deque(maxlen=_STDERR_KEPT)
+        assert self.proc.stderr is not None
+        self.relay = threading.Thread(target=_relay, args=(self.proc.stderr, self.tail), daemon=True)
+        self.relay.start()
+
+    def usable(self) -> bool:
+        """Alive, and started with the environment the kernel has now (GRADER_COURSE, PYTHONHOME...)."""
+        return self.proc.poll() is None and self.env == dict(os.environ)
+
+    def ask(self, request: dict) -> dict | None:
+        """The reply, or None when the helper is gone (then `died()` says why)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            try:
+                self.proc.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                return None
+            line = self.proc.stdout.readline()
+        except KeyboardInterrupt:
+            _stop(self.proc)
+            raise
+        try:
+            reply = json.loads(line.decode("utf-8"))
+        except ValueError:
+            return None
+        return reply if isinstance(reply, dict) else None
+
+    def died(self) -> dict:
+        """The error reply for a helper that ended without answering."""
+        try:
+            code = self.proc.wait(_STOP_SECONDS)
+        except subprocess.TimeoutExpired:  # alive but speaking nonsense: stop it
+            self.close()
+            code = self.proc.wait()
+        self.relay.join(5)
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        last = f": {one_line(self.tail[-1], 300)}" if self.tail else ""
+        return {"error": f"error: the grader's checking process {how} without a result{last}", "exit_code": 3}
+
+    def close(self) -> None:
+        """Closing its stdin ends the helper, which stops its zygote and gives its slot back."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+_HELPER: _Helper | None = None
+_HELPER_LOCK = threading.Lock()
+
+
+def ask_helper(request: dict) -> dict:
+    """Send `request` to this kernel's helper, starting one when there is none (or it died)."""
+    global _HELPER
+    with _HELPER_LOCK:
+        if _HELPER is not None and not _HELPER.usable():
+            _HELPER.close()
+            _HELPER = None
+        fresh = _HELPER is None
+        if _HELPER is None:
+            _HELPER = _Helper()
+        reply = _HELPER.ask(request)
+        if reply is None and not fresh and _HELPER.proc.poll() is not None:  # it died between checks: once more
+            _HELPER = _Helper()
+            reply = _HELPER.ask(request)
+        if isinstance(reply, dict) and ("result" in reply or isinstance(reply.get("error"), str)):
+            if reply.get("exit_code") == 130:
+                _HELPER = None   # interrupted: it stops; the next check starts a new one
+            return reply
+        failure, _HELPER = _HELPER.died(), None
+        return failure
+
+
+@atexit.register
+def _close_helper() -> None:
+    if _HELPER is not None:
+        _HELPER.close()
 
 
 def _relay(stream: IO[bytes], tail: deque[str]) -> None:

@@ -34,14 +34,16 @@ KERNEL_MODULES = {"grader", "grader.config", "grader.errors", "grader.notebook",
 STATE = ("import json as _json, sys as _sys\n"
          "print(_json.dumps({'modules': sorted(_sys.modules), 'files': sorted(str(getattr(m, '__file__', '') or '') "
          "for m in list(_sys.modules.values()))}))")
+CHECK = 'from grader import check\nreport = check("softmax")\nreport'
+PASSED = "PASS softmax  2/2  (8/8 checks)"
 KINDS = ["shell", pytest.param("kernel", marks=pytest.mark.skipif(
     not kernel_available(), reason="a real kernel needs jupyter_client and ipykernel, not test dependencies"))]
 
 
-def open_kernel(kind, tmp_path, course=ROOT):
+def open_kernel(kind, tmp_path, course=ROOT, **extra_env):
     folder = tmp_path / "unit1"
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GRADER_COURSE": str(course)}
+    env = {**os.environ, "GRADER_COURSE": str(course), **extra_env}
     return Shell(folder, env) if kind == "shell" else Kernel(folder, env, tmp_path / "jupyter")
 
 
@@ -168,8 +170,10 @@ def test_check_in_a_student_release_leaves_no_expected_value_in_the_kernel(kind,
     assert in_release["exercises"] == in_course["exercises"]
 
 
-def test_check_cell_gives_the_command_line_verdict_for_the_cells_run_so_far(tmp_path):
-    cells = ["import torch\n%matplotlib --list", REFERENCE, NO_MAX, "x = 1 / 0"]
+def test_check_cell_gives_the_command_line_verdict_for_the_cells_it_needs(tmp_path):
+    cells = ["import torch\n%matplotlib --list", REFERENCE,
+             "def softmax(z, dim=-1):\n    return z\nx = 1 / 0",   # defines softmax, then raises: kept
+             NO_MAX, "y = 1 / 0\nprint('a training loop')"]          # defines nothing checked: skipped
     kernel = open_kernel("shell", tmp_path)
     try:
         for cell in cells:
@@ -186,11 +190,15 @@ def test_check_cell_gives_the_command_line_verdict_for_the_cells_run_so_far(tmp_
     on_command_line = json.loads(run.stdout)
     assert in_kernel["exercises"] == on_command_line["exercises"]
     assert (in_kernel["score"], in_kernel["max_score"]) == (on_command_line["score"], on_command_line["max_score"])
-    assert in_kernel["notes"] == [n.replace("same_cells.ipynb, cell 4", "kernel input [4]")
-                                  for n in on_command_line["notes"]] != []
+    assert [n for n in on_command_line["notes"] if "cell 5" in n] != []   # the skipped cell fails when run
+    assert in_kernel["notes"] == [n.replace("same_cells.ipynb, cell 3", "kernel input [3]")
+                                  for n in on_command_line["notes"] if "cell 5" not in n] + [
+        "skipped 1 cell that defines nothing checked: In [5]"]
+    assert "ZeroDivisionError" in in_kernel["notes"][0]
     assert "FAIL softmax" in report["result"] and "subtract the max" in report["result"]
     assert "PASS perceptron_forward  2/2  (12/12 checks)" in report["result"]
     assert "<table>" in html and "logits of magnitude 1000" in html
+    assert "skipped 1 cell that defines nothing checked: In [5]" in html
 
 
 def test_check_imports_neither_torch_nor_numpy_into_the_kernel(tmp_path):
@@ -302,3 +310,132 @@ def test_a_request_the_trusted_side_cannot_read_is_an_error_reply():
                                       "exercises": [3], "device": "cpu", "cells": None, "path": None}).encode())
     assert reply == {"version": 1, "error": 'error: exercises are named by strings\n  hint: check("softmax")',
                      "exit_code": 2}
+
+
+# ------------------------------------------------ the warm helper: one per kernel, reused, replaced, gone with it
+REAL = "kernel" if kernel_available() else "shell"   # the slower tests run once, in a real kernel where there is one
+
+
+def warm(kernel):
+    """What the helper reported with the last check: its pid, its zygote's, checks served, cells kept and skipped."""
+    return json.loads(ran(kernel, "import json\nprint(json.dumps(report.warm))")["stdout"])
+
+
+def eventually(condition, within=30.0):
+    """Wait until condition() holds (or `within` seconds have passed); its last value."""
+    deadline = time.monotonic() + within
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return condition()
+
+
+def gone(pids, within=30.0):
+    """Wait until none of the pids is alive; True when all are gone."""
+    return eventually(lambda: not any(_alive(pid) for pid in pids), within)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_later_checks_reuse_the_warm_helper_and_leave_nothing_trusted_in_the_kernel(kind, tmp_path):
+    expected = expected_outputs()
+    kernel = open_kernel(kind, tmp_path)
+    try:
+        ran(kernel, "import torch")
+        ran(kernel, REFERENCE)
+        seen = []
+        for _ in range(4):
+            assert PASSED in ran(kernel, CHECK)["result"]
+            seen.append(warm(kernel))
+        traces = trusted_traces(kernel, tmp_path, expected)
+    finally:
+        kernel.close()
+    assert [w["checks"] for w in seen] == [1, 2, 3, 4]
+    assert len({w["helper_pid"] for w in seen}) == 1
+    # the first check runs in a fresh process; the zygote started after it serves the others
+    assert [w["warm"] for w in seen] == [False, True, True, True]
+    assert seen[1]["zygote_pid"] and len({w["zygote_pid"] for w in seen[1:]}) == 1
+    assert [w["zygotes_started"] for w in seen] == [0, 1, 1, 1]
+    assert traces == {key: [] for key in traces}
+
+
+def test_a_training_cell_is_skipped_and_named(tmp_path):
+    kernel = open_kernel(REAL, tmp_path)
+    try:
+        ran(kernel, "import torch")
+        ran(kernel, REFERENCE)
+        # 12 s: more than a cell may take in the worker (check_timeout = 10 s), so running it again would fail
+        ran(kernel, "import time\nlosses = []\nfor epoch in range(3):\n    time.sleep(4)\n"
+                    "    losses.append(softmax(torch.ones(3), dim=0).sum().item())")
+        ran(kernel, "print(losses)")
+        report = ran(kernel, CHECK)
+        figures = warm(kernel)
+    finally:
+        kernel.close()
+    assert PASSED in report["result"]
+    assert "note: skipped 2 cells that define nothing checked: In [3], In [4]" in report["result"]
+    assert "timed out" not in report["result"] and "In [3]:" not in report["result"]
+    assert (figures["kept"], figures["skipped"]) == (2, 2)
+
+
+def test_a_dead_zygote_or_a_worker_killed_by_the_student_is_replaced(tmp_path):
+    kernel = open_kernel(REAL, tmp_path)
+    try:
+        ran(kernel, REFERENCE)
+        checks = []
+        for _ in range(2):
+            assert PASSED in ran(kernel, CHECK)["result"]
+            checks.append(warm(kernel))
+        os.kill(checks[-1]["zygote_pid"], signal.SIGKILL)   # killed from outside between two checks
+        assert gone([checks[-1]["zygote_pid"]])
+        for _ in range(2):
+            assert PASSED in ran(kernel, CHECK)["result"]
+            checks.append(warm(kernel))
+        ran(kernel, "def softmax(z, dim=-1):\n    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)")
+        hostile = ran(kernel, CHECK)["result"]
+        ran(kernel, REFERENCE)
+        assert PASSED in ran(kernel, CHECK)["result"]
+        checks.append(warm(kernel))
+    finally:
+        kernel.close()
+    assert len({c["helper_pid"] for c in checks}) == 1
+    assert [c["warm"] for c in checks] == [False, True, False, True, True]   # the check that found it dead ran cold
+    assert checks[3]["zygote_pid"] != checks[1]["zygote_pid"] and checks[3]["zygotes_started"] == 2
+    assert "FAIL softmax" in hostile and "killed" in hostile
+    assert (checks[4]["zygote_pid"], checks[4]["zygotes_started"], checks[4]["checks"]) == (
+        checks[3]["zygote_pid"], 2, 6)
+
+
+def test_an_idle_kernel_gives_its_zygote_and_slot_back(tmp_path):
+    from grader.runner.sandbox import slots
+
+    kernel = open_kernel("shell", tmp_path, GRADER_CHECK_IDLE="2")
+    leasing = os.geteuid() == 0 and bool(slots.existing_slots())
+    try:
+        ran(kernel, REFERENCE)
+        assert PASSED in ran(kernel, CHECK)["result"]
+        assert PASSED in ran(kernel, CHECK)["result"]   # served by the zygote started after the first
+        first = warm(kernel)
+        held = first["helper_pid"] in slots.holders()
+        assert first["warm"] and gone([first["zygote_pid"]])   # 2 to 4 s without a check
+        released = eventually(lambda: first["helper_pid"] not in slots.holders())   # after its zygote exited
+        assert _alive(first["helper_pid"])
+        assert PASSED in ran(kernel, CHECK)["result"]
+        second = warm(kernel)
+    finally:
+        kernel.close()
+    assert (held, released) == (leasing, True)
+    assert second["helper_pid"] == first["helper_pid"] and not second["warm"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_helper_and_its_zygote_die_with_the_kernel(kind, tmp_path):
+    kernel = open_kernel(kind, tmp_path)
+    try:
+        ran(kernel, REFERENCE)
+        for _ in range(2):
+            assert PASSED in ran(kernel, CHECK)["result"]
+        figures = warm(kernel)
+        assert _alive(figures["helper_pid"]) and _alive(figures["zygote_pid"])
+        kernel.kill()
+        assert gone([figures["helper_pid"], figures["zygote_pid"]])
+    finally:
+        kernel.close()
