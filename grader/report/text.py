@@ -65,14 +65,13 @@ def _exercise(ex: ExerciseResult, paint, width: int, verbose: bool) -> list[str]
         if check.passed:
             lines.append(f"   {symbol} {check.name}")
             continue
-        message = check.message
+        message = _without_hint(check)
         if check.hint:
-            message = message.removesuffix(f". Hint: {check.hint}")
             if check.hint not in hints:
                 hints.append(check.hint)
         if message in shown:
             continue
-        same = sum(1 for c in failed if c.message == check.message)
+        same = sum(1 for c in failed if _without_hint(c) == message)
         shown[message] = same
         more = f" (and {same - 1} more check{'s' * (same > 2)} with the same problem)" if same > 1 else ""
         lines.append(f"   {symbol} {check.name}{more}")
@@ -82,3 +81,8 @@ def _exercise(ex: ExerciseResult, paint, width: int, verbose: bool) -> list[str]
         lines.extend(textwrap.wrap(f"hint: {printable(hint)}", width, initial_indent="   ",
                                    subsequent_indent="         "))
     return lines
+
+
+def _without_hint(check) -> str:  # noqa: ANN001
+    """The check's message; its hint is listed once, after the problems."""
+    return check.message.removesuffix(f". Hint: {check.hint}") if check.hint else check.message
