@@ -274,7 +274,7 @@ def classifier_cases(rng):
 
 # teacher_forcing_inputs --------------------------------------------------------
 def teacher_cases(rng):
-    out = [Case("the lecture's example: targets 5, 6, 7 for one sequence, bos 1",
+    out = [Case("the notebook's example: targets 5, 6, 7 for one sequence, bos 1",
                 call_inputs("teacher_forcing_inputs", {"targets": np.array([[5], [6], [7]], np.int64), "bos": 1}),
                 public_only=True)]
     for T, N in ((6, 3), (4, 1), (1, 5), (9, 2)):
