@@ -716,12 +716,14 @@ EXERCISES = [
             Mistake("pad each image with zeros by pad on every side (F.pad(x, (pad, pad, pad, pad))), then cut an "
                     "H x W window at offsets dy, dx in 0..2 * pad; flip whole images left-right (x.flip(-1))",
                     when=patterns.flag_off(properties.AUG_CROP)),
-            Mistake("flip each image on its own with probability flip_p: flip where torch.rand(N, generator=generator) "
-                    "< flip_p (one coin per image, not one for the batch, and not 1 - flip_p)",
-                    when=patterns.missed(properties.AUG_RATE, unless=(properties.AUG_CROP,))),
+            # before the flip rate: `missed` compares the rate exactly, so it holds whenever a rate case fails
             Mistake("draw the two offsets of each image from 0..2 * pad inclusive: torch.randint excludes its upper "
                     "bound, so use torch.randint(0, 2 * pad + 1, ...), and draw them per image",
                     when=patterns.flag_off(properties.AUG_SHIFTS)),
+            Mistake("flip each image on its own with probability flip_p: flip where torch.rand(N, generator=generator) "
+                    "< flip_p (one coin per image, not one for the batch, and not 1 - flip_p)",
+                    when=patterns.missed(properties.AUG_RATE, unless=(properties.AUG_SHAPE, properties.AUG_CROP,
+                                                                   properties.AUG_SHIFTS))),
             Mistake("draw every random number from `generator` (torch.rand(..., generator=generator), "
                     "torch.randint(..., generator=generator))", when=patterns.flag_off(properties.AUG_SAME)),
         ),

@@ -16,7 +16,7 @@ from grader.spec.loader import load_unit_spec
 from helpers import COURSE, ROOT, assert_fails_with, assert_references_pass, assert_starter_fails_every_exercise, check_path, check_source
 
 UNIT = "unit3"
-REFERENCES = ("regularization.py", "adversarial.py")
+REFERENCES = ("regularization.py", "adversarial.py", "augmentation.py")
 HEADER = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
 
 
