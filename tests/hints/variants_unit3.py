@@ -397,9 +397,9 @@ def input_saliency(model, x, target):
     x = x.clone().requires_grad_()
     out = model(x)
     score = out.gather(1, target[:, None]).sum()
-    score.backward()
-    return x.grad * x.detach()
-''', None),
+    (g,) = torch.autograd.grad(score, x)
+    return g * x.detach()
+''', "not gradient times input"),
     _wrong("input_saliency", "all classes", '''
 def input_saliency(model, x, target):
     x = x.detach().requires_grad_(True)
