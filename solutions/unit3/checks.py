@@ -344,13 +344,15 @@ def param_group_cases(rng):
 
 # k_fold_indices -------------------------------------------------------------------
 def kfold_cases(rng):
+    # shuffling is judged only from n = properties.SHUFFLE_MIN_N on; the small splits check the sizes
     fixed = [(10, 5, "n divisible by k"), (10, 4, "n = 10, k = 4 (sizes 3, 3, 2, 2)"), (7, 7, "k = n (leave one out)"),
              (23, 3, "n = 23, k = 3")]
     cases = [Case(name, {"fn": "k_fold_indices", "n": n, "k": k, "seed": int(rng.integers(1 << 30))},
                   driver="kfold", measure=properties.measure_kfold) for n, k, name in fixed]
     for _ in range(3):
         k = int(rng.integers(2, 9))
-        n = int(k * rng.integers(2, 8) + rng.integers(1, k))   # never divisible by k
+        n = int(k * rng.integers(3, 12) + rng.integers(1, k))   # never divisible by k
+        n += k * (n < properties.SHUFFLE_MIN_N) * ((properties.SHUFFLE_MIN_N - n) // k + 1)
         cases.append(Case(f"n = {n}, k = {k}", {"fn": "k_fold_indices", "n": n, "k": k,
                                                  "seed": int(rng.integers(1 << 30))},
                           driver="kfold", measure=properties.measure_kfold))
