@@ -236,7 +236,8 @@ same starting weights, so this exercise also needs a correct `pgd_attack`."""),
     ("code", 'check("adversarial_training_step")'),
     ("markdown", r"""## 6b. Which inputs matter: backpropagated saliency
 
-The gradient that FGSM follows also explains a prediction. For an input $x$ and a class $c$ with score
+FGSM follows the gradient of the loss with respect to the input; the gradient of a class's score with
+respect to the input explains a prediction. For an input $x$ and a class $c$ with score
 $s_c(x)$ (the logit, before any softmax), the *saliency* of feature $i$ is $\partial s_c / \partial x_i$:
 how fast that class's score changes when feature $i$ moves. Features with a large $|\partial s_c / \partial
 x_i|$ decide the classification; ranking them by that magnitude is Unit 1's backpropagated saliency,
