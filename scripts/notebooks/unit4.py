@@ -90,8 +90,10 @@ Two details differ between textbooks, and PyTorch picks one of each: the reset g
 hidden part *after* its matrix product (bias $b_{hn}$ included), and $z$ close to 1 *keeps* the old
 state. **The lecture's update gate is $1 - z$ of PyTorch's:** the lecture writes
 $h' = (1 - z_{\text{lecture}}) \odot h + z_{\text{lecture}} \odot n$, so its $z$ close to 1 takes the *new*
-candidate, and $z_{\text{lecture}} = 1 - z$. The two cells compute the same thing with the gate's rows negated;
-this notebook and the check use PyTorch's $z$. The layout is like the LSTM's with three blocks: `W_ih` is `(3H, D)`, `W_hh` is `(3H, H)`,
+candidate, and $z_{\text{lecture}} = 1 - z$. Since $1 - \sigma(a) = \sigma(-a)$, the lecture's GRU is PyTorch's with
+the update gate's weights and biases negated. This notebook and the check use PyTorch's $z$.
+
+The layout is like the LSTM's with three blocks: `W_ih` is `(3H, D)`, `W_hh` is `(3H, H)`,
 rows in the order **reset, update, new** (r, z, n). Keep the input part and the hidden part of the
 pre-activations apart, since $r$ only touches the hidden part of $n$."""),
     ("code", r'''def gru_step(x, h, W_ih, W_hh, b_ih, b_hh):
