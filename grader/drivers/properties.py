@@ -200,7 +200,6 @@ NOT_A_PARAMETER = "(not a parameter of the model)"
 def param_groups(ns: Mapping[str, Any], inputs: dict, ctx: DriverContext) -> dict:
     """inputs: {"fn", "layers"}: the names of the parameters in each returned group, sorted."""
     fn, name = ctx.lookup(ns, inputs["fn"]), inputs["fn"]
-    torch.manual_seed(0)
     model = build_layers(inputs["layers"]).to(ctx.device)
     names = {id(p): n for n, p in model.named_parameters()}
     groups = fn(model)
