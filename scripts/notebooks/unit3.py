@@ -13,8 +13,9 @@ CELLS = [
 A network that fits its training data perfectly can still fail on new data (overfitting), and a network
 that is accurate on clean data can be fooled by tiny, deliberate changes to its input (adversarial
 examples). This notebook covers the usual remedies for the first (weight penalties, dropout, batch
-normalisation, early stopping) and the attacks and the defence for the second (FGSM, PGD and
-adversarial training), ending with a small robust classifier for handwritten digits.
+normalisation, early stopping, data augmentation, cross-validation) and the attacks and the defence
+for the second (FGSM, PGD and adversarial training), with the saliency that explains a prediction,
+ending with a small robust classifier for handwritten digits.
 
 **How you are graded.** Each exercise ends with a check cell; `grader check unit3` runs the same checks
 from a terminal. Keep the dtype and device of the inputs, never change an input in place, and do not
@@ -30,7 +31,9 @@ $$\Omega_1 = \lambda \sum_{\text{tensors}} \sum_{\text{entries}} |w|, \qquad
 
 L1 pushes many weights to exactly zero (sparse models); L2, also called weight decay, shrinks all of them
 smoothly. Note: the L2 penalty here is the **squared** norm, with no square root and no factor
-$\tfrac12$. Return a 0-d tensor."""),
+$\tfrac12$. The quiz writes L2 as $\tfrac{\lambda}{2} w^2$, whose gradient is simply $\lambda w$; that is
+the same penalty with its $\lambda$ twice the one here, since $\lambda w^2 = \tfrac{2\lambda}{2} w^2$.
+Return a 0-d tensor."""),
     ("code", r'''def l1_penalty(params, lam):
     """params: a list of tensors; lam: float. Returns lam * sum of |w| over all entries (0-d tensor)."""
     raise NotImplementedError("l1_penalty")'''),
@@ -39,6 +42,34 @@ $\tfrac12$. Return a 0-d tensor."""),
     """params: a list of tensors; lam: float. Returns lam * sum of w ** 2 over all entries (0-d tensor)."""
     raise NotImplementedError("l2_penalty")'''),
     ("code", 'check("l2_penalty")'),
+    ("markdown", r"""The *elastic net* adds both penalties, each with its own strength, to get some of the sparsity of
+L1 and the smooth shrinking of L2 at once:
+
+$$\Omega = \lambda_1 \sum |w| + \lambda_2 \sum w^2 ,$$
+
+over every entry of every tensor, with the same L2 form as above."""),
+    ("code", r'''def elastic_net_penalty(params, l1, l2):
+    """params: a list of tensors; l1, l2: floats. Returns l1 * sum |w| + l2 * sum w ** 2 (0-d tensor)."""
+    raise NotImplementedError("elastic_net_penalty")'''),
+    ("code", 'check("elastic_net_penalty")'),
+    ("markdown", r"""**Which parameters to penalise.** Weight decay is meant for the weights that mix features
+(the matrices of linear and convolutional layers, embeddings). A bias only shifts a unit's output, and
+the scale $\gamma$ and shift $\beta$ of a normalisation layer set the size of features that the layer
+has just standardised: pulling those towards zero does not make the model simpler, it only fights the
+normalisation. So optimisers are usually given two parameter groups,
+`torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}])`.
+
+Write `decay_parameter_groups(model)`, which returns the pair `(decay, no_decay)` of lists of the model's
+parameters (the `nn.Parameter` objects themselves): every bias and every parameter of a normalisation
+layer (`nn.BatchNorm1d/2d/3d`, `nn.LayerNorm`, `nn.GroupNorm`, `nn.InstanceNorm*`) in `no_decay`, all
+other parameters in `decay`, each parameter exactly once. Decide by the layer a parameter belongs to, not by
+its shape (a `LayerNorm` over two dimensions has a 2-d weight). Models may nest blocks inside blocks:
+`model.modules()` visits them all, and `module.named_parameters(recurse=False)` gives a module's own
+parameters. The order inside each list does not matter."""),
+    ("code", r'''def decay_parameter_groups(model):
+    """model: an nn.Module. Returns (decay, no_decay), two lists of its parameters."""
+    raise NotImplementedError("decay_parameter_groups")'''),
+    ("code", 'check("decay_parameter_groups")'),
     ("markdown", r"""## 2. Dropout
 
 During training, dropout sets each activation to zero with probability $p$, independently, so that no
@@ -108,6 +139,48 @@ epoch where that count reaches `patience`; if it never does, the stop epoch is t
     """
     raise NotImplementedError("early_stopping")'''),
     ("code", 'check("early_stopping")'),
+    ("markdown", r"""## 4b. Data augmentation
+
+More data is the surest remedy for overfitting, and for images some of it comes free: a cat mirrored
+left-right, or moved by a few pixels, is still a cat. The standard recipe for small images (CIFAR-10,
+for example) draws a new variant of every training image each time it is used:
+
+1. flip the image left-right (along its width, the last dimension) with probability `flip_p`;
+2. pad it with `pad` zeros on every side, giving $(H + 2p) \times (W + 2p)$, and cut out an $H \times W$
+   window at a random offset: `dy` and `dx` each uniform over $0, 1, \dots, 2p$. The image moves by
+   $p - dy$ rows and $p - dx$ columns; what leaves the frame is lost and what enters it is zero.
+
+Each image of the batch `x` of shape `(N, C, H, W)` gets its own coin and its own two offsets, all drawn
+from `generator` (`torch.rand(N, generator=generator, device=x.device)`, `torch.randint(0, 2 * pad + 1,
+..., generator=generator, device=x.device)`: `randint` never returns its upper bound). `F.pad` pads the last
+two dimensions with `(pad, pad, pad, pad)`. Return a new tensor of `x`'s shape, dtype and device, and
+leave `x` as it was.
+
+The result is random, so the check tests properties: every output image is a window of its own zero-padded
+input, flipped left-right or not; over 2,000 images the share flipped is within a statistical bound of
+`flip_p` and every offset occurs; `x` is unchanged; and a generator with the same seed gives the same
+batch again."""),
+    ("code", r'''def augment_batch(x, generator, flip_p=0.5, pad=4):
+    """x: (N, C, H, W); generator: a torch.Generator on x's device; flip_p: probability of a left-right flip;
+    pad: zeros added on every side before the random H x W crop. Returns a tensor of x's shape.
+    """
+    raise NotImplementedError("augment_batch")'''),
+    ("code", 'check("augment_batch")'),
+    ("markdown", r"""## 4c. k-fold cross-validation
+
+Early stopping and every other choice of hyperparameters need data the model is not trained on. With
+few examples, holding out one validation set wastes data and gives a noisy estimate. *k-fold
+cross-validation* shuffles the $n$ examples once, cuts them into $k$ folds, and trains $k$ times, each
+time validating on one fold and training on the other $k - 1$; the $k$ validation scores are averaged.
+
+Write `k_fold_indices(n, k, generator)`: shuffle `0, ..., n-1` with `torch.randperm(n, generator=generator)`
+and cut the permutation into `k` folds whose sizes differ by at most one (the first `n % k` folds get
+`n // k + 1` indices, the others `n // k`). Return a list of `k` int64 tensors; every index is in exactly
+one fold. `torch.chunk` is not enough: for $n = 10$, $k = 4$ it gives sizes 3, 3, 3, 1."""),
+    ("code", r'''def k_fold_indices(n, k, generator):
+    """n, k: ints with 1 <= k <= n; generator: a torch.Generator. Returns a list of k int64 tensors."""
+    raise NotImplementedError("k_fold_indices")'''),
+    ("code", 'check("k_fold_indices")'),
     ("markdown", r"""## 5. Adversarial examples: FGSM and PGD
 
 An adversarial example is an input $x' = x + \delta$ that looks like $x$ to us but is classified
@@ -161,6 +234,24 @@ same starting weights, so this exercise also needs a correct `pgd_attack`."""),
     """One optimiser step on CE(clean) + CE(PGD adversarial). Returns the loss (a float)."""
     raise NotImplementedError("adversarial_training_step")'''),
     ("code", 'check("adversarial_training_step")'),
+    ("markdown", r"""## 6b. Which inputs matter: backpropagated saliency
+
+FGSM follows the gradient of the loss with respect to the input; the gradient of a class's score with
+respect to the input explains a prediction. For an input $x$ and a class $c$ with score
+$s_c(x)$ (the logit, before any softmax), the *saliency* of feature $i$ is $\partial s_c / \partial x_i$:
+how fast that class's score changes when feature $i$ moves. Features with a large $|\partial s_c / \partial
+x_i|$ decide the classification; ranking them by that magnitude is Unit 1's backpropagated saliency,
+which can also select features.
+
+Write `input_saliency(model, x, target)`, which returns the signed gradient for a batch: row $n$ is
+$\partial s_{\text{target}[n]}(x_n) / \partial x_n$. Since each example's score depends on its own input
+only, one backward pass through the sum of the picked scores gives all rows at once. As in the attacks,
+take the gradient with `torch.autograd.grad` on a copy of `x` that requires grad, and leave the model
+(its parameters, their `.grad`, its mode) as it was."""),
+    ("code", r'''def input_saliency(model, x, target):
+    """model: scores (N, C) from x (N, D); target: (N,) int64 classes. Returns d score[n, target[n]] / d x, x's shape."""
+    raise NotImplementedError("input_saliency")'''),
+    ("code", 'check("input_saliency")'),
     ("markdown", r"""## 7. A robust digit classifier
 
 Now train for real on scikit-learn's 8x8 handwritten digits (bundled with scikit-learn, no download).
@@ -194,12 +285,15 @@ The cell after the skeleton loads the data so you can try your function yourself
     raise NotImplementedError("train_digits")'''),
     ("code", r'''# Try it yourself (not graded): robustness of a standard and an adversarially trained model.
 def try_digits():
+    import numpy as np
     from sklearn.datasets import load_digits
 
     digits = load_digits()
     X = torch.tensor(digits.data / 16.0, dtype=torch.float32)
     y = torch.tensor(digits.target)
-    X_train, y_train, X_test, y_test = X[:1400], y[:1400], X[1400:], y[1400:]
+    # the check's split: 1,400 training images drawn at random (seed 0), the other 397 for testing
+    perm = torch.from_numpy(np.random.default_rng(0).permutation(len(X)))
+    X_train, y_train, X_test, y_test = X[perm[:1400]], y[perm[:1400]], X[perm[1400:]], y[perm[1400:]]
     for adversarial in (False, True):
         model = train_digits(X_train, y_train, adversarial=adversarial, epochs=5)
         with torch.no_grad():

@@ -11,8 +11,9 @@ CELLS = [
     ("markdown", r"""# Unit 4: recurrent networks
 
 A recurrent network reads a sequence one element at a time and carries a *state* from step to step.
-In this notebook you write one step of three recurrent cells (a plain RNN, an LSTM and a GRU) and then
-run the LSTM over a whole sequence. Each function is checked against PyTorch's own layers
+In this notebook you write one step of three recurrent cells (a plain RNN, an LSTM and a GRU), run the
+LSTM over a whole sequence, read a sequence in both directions, classify sequences, and compute the
+training loss of a small encoder-decoder. Each function is checked against PyTorch's own layers
 (`nn.RNNCell`, `nn.LSTMCell`, `nn.GRUCell`, `nn.LSTM`) holding the same weights: the values *and* the
 gradients must agree.
 
@@ -30,7 +31,9 @@ $$h_{t} = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b)$$
 
 Here the weights are stored the way the formula reads: `W_xh` is `(D, H)` and `W_hh` is `(H, H)`, so a
 row of inputs times `W_xh` gives a row of `H` numbers. Because `tanh` keeps every entry in $(-1, 1)$,
-the state can neither explode nor drift away."""),
+the state's *values* stay bounded however long the sequence is. Its *gradients* do not: backpropagated
+through many steps, they are multiplied by $W_{hh}$ and by the derivative of `tanh` once per step, so they
+can still vanish or explode. That is what the gated cells below address."""),
     ("code", r'''def rnn_step(x, h, W_xh, W_hh, b):
     """One RNN step.
 
@@ -85,7 +88,12 @@ h' &= (1 - z) \odot n + z \odot h
 
 Two details differ between textbooks, and PyTorch picks one of each: the reset gate multiplies the
 hidden part *after* its matrix product (bias $b_{hn}$ included), and $z$ close to 1 *keeps* the old
-state. The layout is like the LSTM's with three blocks: `W_ih` is `(3H, D)`, `W_hh` is `(3H, H)`,
+state. **The lecture's update gate is $1 - z$ of PyTorch's:** the lecture writes
+$h' = (1 - z_{\text{lecture}}) \odot h + z_{\text{lecture}} \odot n$, so its $z$ close to 1 takes the *new*
+candidate, and $z_{\text{lecture}} = 1 - z$. Since $1 - \sigma(a) = \sigma(-a)$, the lecture's GRU is PyTorch's with
+the update gate's weights and biases negated. This notebook and the check use PyTorch's $z$.
+
+The layout is like the LSTM's with three blocks: `W_ih` is `(3H, D)`, `W_hh` is `(3H, H)`,
 rows in the order **reset, update, new** (r, z, n). Keep the input part and the hidden part of the
 pre-activations apart, since $r$ only touches the hidden part of $n$."""),
     ("code", r'''def gru_step(x, h, W_ih, W_hh, b_ih, b_hh):
@@ -118,6 +126,86 @@ check compares them too."""),
     """
     raise NotImplementedError("lstm_forward: loop over the T steps of X")'''),
     ("code", 'from grader import check\ncheck("lstm_forward")'),
+    ("markdown", r"""## 5. A bidirectional RNN
+
+A state that has only read $x_0, \dots, x_t$ knows nothing about what comes after step $t$. A
+*bidirectional* RNN runs a second RNN, with its own weights, from the end of the sequence to its start,
+and describes step $t$ by both states side by side:
+
+$$\overrightarrow h_t = \text{RNNStep}(x_t, \overrightarrow h_{t-1}; \theta_{\rightarrow}), \qquad
+\overleftarrow h_t = \text{RNNStep}(x_t, \overleftarrow h_{t+1}; \theta_{\leftarrow}), \qquad
+\text{out}_t = [\overrightarrow h_t ; \overleftarrow h_t].$$
+
+The forward direction starts from `h0[0]` before $x_0$, the backward one from `h0[1]` after $x_{T-1}$.
+Return `outputs` of shape `(T, N, 2H)`, with the forward state in the first `H` columns, and `h_n` of shape
+`(2, N, H)`: the forward state after $x_{T-1}$ and the backward state after $x_0$. The backward state
+computed from $x_t$ belongs at position $t$ of `outputs`, although it is computed $T - 1 - t$ steps into
+the backward pass. This is what `nn.RNN(D, H, bidirectional=True)` returns, and the check compares with
+it (its second bias set to zero). Each `params_*` is a tuple `(W_xh, W_hh, b)` as in `rnn_step`; use your
+`rnn_step`."""),
+    ("code", r'''def bidirectional_rnn(x, h0, params_fwd, params_bwd):
+    """x: (T, N, D); h0: (2, N, H); params_fwd, params_bwd: (W_xh, W_hh, b) as in rnn_step.
+    Returns (outputs (T, N, 2H), h_n (2, N, H)).
+    """
+    raise NotImplementedError("bidirectional_rnn: run one rnn_step loop forwards and one backwards")'''),
+    ("code", 'check("bidirectional_rnn")'),
+    ("markdown", r"""## 6. Classifying a whole sequence
+
+A *many-to-one* network reads a whole sequence and gives one answer: the last hidden state $h_T$ has
+seen every input, so a linear layer on it gives the class scores, $s = h_T W_{\text{out}}^\top +
+b_{\text{out}}$, with `W_out` of shape `(C, H)` and `b_out` of shape `(C,)` as in `nn.Linear(H, C)`.
+Use your `lstm_forward` and return the scores (the logits, no softmax), shape `(N, C)`. The check
+compares the scores and their gradients with `nn.LSTM` followed by `F.linear`."""),
+    ("code", r'''def many_to_one_classifier(X, h0, c0, W_ih, W_hh, b_ih, b_hh, W_out, b_out):
+    """X: (T, N, D); h0, c0: (N, H); LSTM weights as in lstm_step; W_out: (C, H); b_out: (C,).
+    Returns the class scores (N, C) computed from the last hidden state.
+    """
+    raise NotImplementedError("many_to_one_classifier: lstm_forward, then a linear layer on h_T")'''),
+    ("code", 'check("many_to_one_classifier")'),
+    ("markdown", r"""## 7. An encoder-decoder trained with teacher forcing
+
+A sequence-to-sequence model reads a source sequence with an *encoder* RNN and hands its last state
+to a *decoder* RNN, which writes the target sequence one token at a time; each step's hidden state is
+turned into scores over the vocabulary by a linear *readout*. During training the decoder must not read
+the token it is asked to predict. With *teacher forcing* it reads the previous **true** token instead
+of its own guess: a start token `bos` at step 0, then `targets[t - 1]` at step $t$. So the decoder's
+inputs are the targets shifted one step later, with `bos` in front and the last target dropped:
+
+| step $t$ | 0 | 1 | 2 |
+|---|---|---|---|
+| target | 5 | 6 | 7 |
+| input | bos | 5 | 6 |
+
+`targets` is `(T, N)` (time first, as everywhere in this unit); return an int64 tensor of the same
+shape."""),
+    ("code", r'''def teacher_forcing_inputs(targets, bos):
+    """targets: (T, N) int64 token ids; bos: an int. Returns (T, N): bos, then targets[:-1]."""
+    raise NotImplementedError("teacher_forcing_inputs")'''),
+    ("code", 'check("teacher_forcing_inputs")'),
+    ("markdown", r"""Now the loss of a tiny encoder-decoder. All modules are given, as PyTorch's layers (calling them is
+allowed here):
+`encoder_cell` and `decoder_cell` are `nn.GRUCell(E, H)`, `embedding` is `nn.Embedding(V, E)` (shared
+by both sides: it turns token ids into vectors), `readout` is `nn.Linear(H, V)`.
+
+1. Encoder: start from a zero state, `torch.zeros(N, H)` on the inputs' device and in the weights'
+   dtype, and update it with `encoder_cell(embedding(source[s]), h)` for every source step.
+2. Decoder: start from the encoder's last state. At step $t$, read an input token, update
+   `h = decoder_cell(embedding(token), h)`, compute `scores = readout(h)`, shape `(N, V)`, and the
+   cross-entropy of `scores` against `targets[t]`.
+3. With `teacher_forcing=True` the input tokens are `teacher_forcing_inputs(targets, bos)`. With
+   `teacher_forcing=False` the decoder reads `bos` first and then its own prediction of the step before,
+   `scores.argmax(dim=1)`: that is how it runs once trained, when no targets exist.
+4. Return the mean cross-entropy over all $T \cdot N$ target tokens, a 0-d tensor.
+
+Do not call `loss.backward()` yourself: the check backpropagates your loss and compares the loss and
+the gradients of every module's parameters with PyTorch's `nn.GRU` run over the whole sequence and
+differentiated by autograd."""),
+    ("code", r'''def seq2seq_loss(encoder_cell, decoder_cell, embedding, readout, source, targets, bos, teacher_forcing=True):
+    """source: (S, N) and targets: (T, N) int64 token ids; bos: the start token (an int).
+    Returns the mean cross-entropy over every target token (a 0-d tensor).
+    """
+    raise NotImplementedError("seq2seq_loss: encode the source, then decode the targets step by step")'''),
+    ("code", 'check("seq2seq_loss")'),
 ]
 
 

@@ -69,3 +69,15 @@ def train_digits(X, y, adversarial=False, epochs=15, lr=0.01, batch_size=64,
                 F.cross_entropy(model(xb), yb).backward()
                 optimizer.step()
     return model
+
+
+def input_saliency(model, x, target):
+    """d (sum over the batch of the score of class target[n]) / d x: the backpropagated saliency, signed.
+
+    Each example's score depends only on its own input, so row n is d score[n, target[n]] / d x[n].
+    """
+    x = x.detach().clone().requires_grad_(True)
+    scores = model(x)                                                  # (N, C)
+    picked = scores.gather(1, target.view(-1, 1)).sum()
+    (grad,) = torch.autograd.grad(picked, x)
+    return grad                                                        # x's shape

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from grader.compare import patterns
-from grader.drivers import attacks, stochastic
-from grader.drivers.attacks import one_thread
+from grader.drivers import attacks, properties, stochastic
+from grader.drivers.attacks import build_mlp, one_thread
 from grader.spec import Case, Exercise, Mistake, call_inputs
 
 from . import mistakes as m
@@ -276,6 +276,159 @@ def adversarial_step_cases(rng):
     return cases
 
 
+# elastic_net_penalty -----------------------------------------------------------
+def elastic_oracle(inputs, ctx):
+    """l1 * ||w||_1 + l2 * ||w||_2 ** 2 over all tensors, from torch.linalg.vector_norm."""
+    params, l1, l2 = ctx.convert(inputs["args"][0]), inputs["args"][1], inputs["args"][2]
+    return sum(l1 * torch.linalg.vector_norm(p, ord=1) + l2 * torch.linalg.vector_norm(p) ** 2 for p in params)
+
+
+def elastic_cases(rng):
+    out = []
+    for dtype in DTYPES:
+        params = [_normal(rng, s, dtype) for s in ((5, 3), (3,), (2, 4))]
+        l1, l2 = float(rng.uniform(0.001, 0.1)), float(rng.uniform(0.001, 0.1))
+        out.append(Case(f"three tensors, {NAME[dtype]}", call_inputs("elastic_net_penalty", {
+            "params": params, "l1": round(l1, 4), "l2": round(l2, 4)}), driver="call_nested", oracle=elastic_oracle))
+    big = [_normal(rng, (8, 8), scale=3.0), _normal(rng, (4,), scale=0.1)]
+    out.append(Case("l1 only (l2 = 0)", call_inputs("elastic_net_penalty", {"params": big, "l1": 0.05, "l2": 0.0}),
+                    driver="call_nested", oracle=elastic_oracle))
+    out.append(Case("l2 only (l1 = 0)", call_inputs("elastic_net_penalty", {"params": big, "l1": 0.0, "l2": 0.05}),
+                    driver="call_nested", oracle=elastic_oracle))
+    out.append(Case("weights far from 1, different strengths",
+                    call_inputs("elastic_net_penalty", {"params": [_normal(rng, (6, 2), scale=4.0), _normal(rng, (3,), scale=0.2)],
+                                                        "l1": 0.01, "l2": 0.3}), driver="call_nested", oracle=elastic_oracle))
+    return out
+
+
+# decay_parameter_groups ---------------------------------------------------------
+def _block(rng, d_in):
+    """One random block of a model as plain data (see grader.drivers.properties.build_layers), and its width."""
+    d = int(rng.integers(2, 7))
+    kind = int(rng.integers(0, 4))
+    if kind == 0:
+        return [["Linear", [d_in, d], {}], ["BatchNorm1d", [d], {}], ["ReLU", [], {}]], d
+    if kind == 1:
+        return [["Linear", [d_in, d], {"bias": False}], ["LayerNorm", [d], {}]], d
+    if kind == 2:
+        return [["Sequential", [["Linear", [d_in, d], {}], ["ReLU", [], {}], ["Dropout", [0.1], {}]]]], d
+    return [["Linear", [d_in, 2 * d], {}], ["GroupNorm", [2, 2 * d], {}], ["Linear", [2 * d, d], {}]], d
+
+
+def param_group_cases(rng):
+    fixed = [
+        ("a plain MLP: Linear, ReLU, Linear", [["Linear", [4, 8], {}], ["ReLU", [], {}], ["Linear", [8, 3], {}]]),
+        ("conv, batch norm and a linear head", [["Conv2d", [3, 4, 3], {}], ["BatchNorm2d", [4], {}], ["ReLU", [], {}],
+                                                ["Flatten", [], {}], ["Linear", [16, 2], {}]]),
+        ("a layer norm over two dimensions (its weight is 2-d)", [["Conv1d", [2, 3, 1], {}], ["LayerNorm", [[3, 5]], {}],
+                                                                   ["Flatten", [], {}], ["Linear", [15, 2], {}]]),
+        ("an embedding, a linear layer without bias, a nested block",
+         [["Embedding", [10, 4], {}], ["Linear", [4, 4], {"bias": False}],
+          ["Sequential", [["LayerNorm", [4], {}], ["Sequential", [["Linear", [4, 2], {}]]]]]]),
+    ]
+    cases = [Case(name, {"fn": "decay_parameter_groups", "layers": layers}, driver="param_groups", public_only=True)
+             for name, layers in fixed]
+    for i in range(3):
+        layers, width = [], int(rng.integers(3, 8))
+        for _ in range(int(rng.integers(2, 5))):
+            block, width = _block(rng, width)
+            layers += block
+        if rng.random() < 0.5:
+            layers.append(["LayerNorm", [[1, width]], {}])   # a 2-d weight that must not be decayed
+        else:
+            layers.append(["Linear", [width, 2], {}])
+        cases.append(Case(f"a model of random blocks {i + 1}", {"fn": "decay_parameter_groups", "layers": layers},
+                          driver="param_groups"))
+    return cases
+
+
+# k_fold_indices -------------------------------------------------------------------
+def kfold_cases(rng):
+    # shuffling is judged only from n = properties.SHUFFLE_MIN_N on; the small splits check the sizes
+    fixed = [(10, 5, "n divisible by k"), (10, 4, "n = 10, k = 4 (sizes 3, 3, 2, 2)"), (7, 7, "k = n (leave one out)"),
+             (23, 3, "n = 23, k = 3")]
+    cases = [Case(name, {"fn": "k_fold_indices", "n": n, "k": k, "seed": int(rng.integers(1 << 30))},
+                  driver="kfold", measure=properties.measure_kfold) for n, k, name in fixed]
+    for _ in range(3):
+        k = int(rng.integers(2, 9))
+        n = int(k * rng.integers(3, 12) + rng.integers(1, k))   # never divisible by k
+        n += k * (n < properties.SHUFFLE_MIN_N) * ((properties.SHUFFLE_MIN_N - n) // k + 1)
+        cases.append(Case(f"n = {n}, k = {k}", {"fn": "k_fold_indices", "n": n, "k": k,
+                                                 "seed": int(rng.integers(1 << 30))},
+                          driver="kfold", measure=properties.measure_kfold))
+    return cases
+
+
+# augment_batch --------------------------------------------------------------------
+# The flip rate. Over AUG_RATE_N images the number flipped is Binomial(n, flip_p), so by
+# Hoeffding's inequality a correct augmentation misses flip_p by t or more with probability
+# at most 2 exp(-2 n t^2); t = rate_tolerance(n, cases) keeps all rate cases together below
+# DELTA (about 0.062 for 2,000 images and two cases). 0.25 and 0.75 are 0.5 apart, so a flip
+# with probability 1 - flip_p fails, and so does one coin for the whole batch.
+AUG_RATE_P = (0.25, 0.8)
+AUG_RATE_N = 2000
+
+
+def augment_rate_oracle(inputs, ctx):
+    """The properties of a correct augmentation of this batch, with the flip rate equal to flip_p."""
+    x = inputs["x"]
+    return {properties.AUG_SHAPE: f"{tuple(x.shape)}, {x.dtype}", properties.AUG_INPUT: True,
+            properties.AUG_CROP: True, properties.AUG_UPRIGHT: True,
+            properties.AUG_RATE: float(inputs["flip_p"]), properties.AUG_SHIFTS: True}
+
+
+def augment_cases(rng):
+    cases = []
+    for dtype, (N, C, H, W), pad in ((np.float32, (16, 3, 8, 8), 4), (np.float64, (12, 2, 6, 7), 2)):
+        cases.append(Case(f"a batch {(N, C, H, W)}, pad={pad}, {NAME[dtype]}",
+                          {"fn": "augment_batch", "x": _nonzero(rng, (N, C, H, W), dtype), "flip_p": 0.5,
+                           "pad": pad, "seed": int(rng.integers(1 << 30))},
+                          driver="augment", measure=properties.measure_augment))
+    tol = rate_tolerance(AUG_RATE_N, cases=len(AUG_RATE_P))
+    for flip_p in AUG_RATE_P:
+        cases.append(Case(f"flip rate over {AUG_RATE_N:,} images, flip_p={flip_p} (allowed: ± {tol:.3f}); "
+                          "every shift occurs", {"fn": "augment_batch", "x": _nonzero(rng, (AUG_RATE_N, 1, 5, 5), np.float32),
+                                                 "flip_p": flip_p, "pad": 2, "seed": int(rng.integers(1 << 30)), "rate": True},
+                          driver="augment", measure=properties.measure_augment, oracle=augment_rate_oracle,
+                          rtol=0.0, atol=tol))
+    for flip_p in (0.0, 1.0):
+        cases.append(Case(f"flip_p={flip_p:g} flips {'no' if flip_p == 0 else 'every'} image",
+                          {"fn": "augment_batch", "x": _nonzero(rng, (64, 1, 4, 4), np.float32), "flip_p": flip_p,
+                           "pad": 1, "seed": int(rng.integers(1 << 30)), "rate": True},
+                          driver="augment", measure=properties.measure_augment, oracle=augment_rate_oracle,
+                          rtol=0.0, atol=0.0))
+    cases.append(Case("a seeded generator reproduces the result",
+                      {"fn": "augment_batch", "x": _nonzero(rng, (32, 1, 6, 6), np.float32), "flip_p": 0.5,
+                       "pad": 2, "seed": int(rng.integers(1 << 30))},
+                      driver="augment_seeded", measure=properties.measure_augment_seeded))
+    return cases
+
+
+# input_saliency -------------------------------------------------------------------
+def saliency_oracle(inputs, ctx):
+    """d sum_n scores[n, target[n]] / d x by autograd through the same model."""
+    model = build_mlp(inputs["model"], ctx)
+    x = ctx.tensor(inputs["x"], requires_grad=True)
+    target = ctx.tensor(inputs["target"])
+    model(x)[torch.arange(len(target), device=x.device), target].sum().backward()
+    return x.grad
+
+
+def saliency_cases(rng):
+    cases = []
+    for dtype, n in ((np.float64, 20), (np.float32, 12)):
+        weights, x, y = _attack_batch(rng, n, dtype)
+        cases.append(Case(f"the true classes of {n} inputs, {NAME[dtype]}",
+                          {"fn": "input_saliency", "model": weights, "x": x, "target": y},
+                          driver="saliency", oracle=saliency_oracle))
+    weights, x, y = _attack_batch(rng, 15, np.float64)
+    other = ((y + rng.integers(1, 3, size=y.shape)) % 3).astype(np.int64)
+    cases.append(Case("other target classes than the predicted ones",
+                      {"fn": "input_saliency", "model": weights, "x": x, "target": other},
+                      driver="saliency", oracle=saliency_oracle))
+    return cases
+
+
 # adversarial_digits ----------------------------------------------------------
 # The student's train_digits runs in the worker, twice (adversarial=False, then True), on the
 # training split with DIGITS_KWARGS; the two models come back as plain layers and are measured
@@ -505,6 +658,94 @@ EXERCISES = [
             ("the loss is CE on the clean batch plus CE on the adversarial batch", m.adv_step_adversarial_only),
             ("add the two losses; do not average them", m.adv_step_mean),
             ("make the adversarial batch with pgd_attack(model, x, y, eps, alpha, steps), not FGSM", m.adv_step_fgsm),
+        ),
+    ),
+    Exercise(
+        name="elastic_net_penalty",
+        entry=("elastic_net_penalty",),
+        cases=elastic_cases,
+        mistakes=_mistakes(
+            "elastic_net_penalty",
+            ("the L2 part is l2 * sum(w ** 2), the squared norm with no square root", m.elastic_l2_norm),
+            ("this course's L2 part has no factor 1/2: l2 * sum(w ** 2)", m.elastic_l2_half),
+            ("l1 weighs the sum of |w| and l2 the sum of w ** 2: you swapped them", m.elastic_swapped),
+            ("the L1 part sums absolute values |w|", m.elastic_no_abs),
+            ("sum over the entries; do not average", m.elastic_mean),
+        ),
+    ),
+    Exercise(
+        name="decay_parameter_groups",
+        entry=("decay_parameter_groups",),
+        cases=param_group_cases,
+        outputs=("decay", "no_decay"),
+        mistakes=_mistakes(
+            "decay_parameter_groups",
+            ("the scale and shift of normalisation layers (BatchNorm, LayerNorm, GroupNorm) are not penalised "
+             "either: put every parameter of those layers in no_decay", m.groups_bias_only),
+            ("decide by the layer a parameter belongs to, not by its shape: a LayerNorm over two dimensions has a "
+             "2-d weight, and it is not penalised", m.groups_by_ndim),
+            ("return (decay, no_decay) in that order: the weights to penalise first", m.groups_swapped),
+            ("visit every module, nested ones too: model.modules() recurses into blocks, model.children() does not",
+             m.groups_children_only),
+        ),
+    ),
+    Exercise(
+        name="k_fold_indices",
+        entry=("k_fold_indices",),
+        cases=kfold_cases,
+        mistakes=(
+            Mistake("cut the shuffled indices into sizes that differ by at most one: the first n % k folds get "
+                    "n // k + 1 indices, the others n // k (torch.chunk makes too few or too uneven folds)",
+                    when=patterns.flag_off(properties.FOLD_SIZES)),
+            Mistake("every index must land in exactly one fold: do not drop the n % k indices left over",
+                    when=patterns.flag_off(properties.FOLD_PARTITION)),
+            Mistake("shuffle with torch.randperm(n, generator=generator) before cutting the folds",
+                    when=patterns.flag_off(properties.FOLD_SHUFFLED)),
+            Mistake("draw the permutation from `generator` (torch.randperm(n, generator=generator)), so that a "
+                    "seed gives the same folds", when=patterns.flag_off(properties.FOLD_SAME)),
+            Mistake("return the folds as tensors of int64 indices (torch.randperm gives them)",
+                    when=patterns.flag_off(properties.FOLD_INTS)),
+        ),
+    ),
+    Exercise(
+        name="augment_batch",
+        entry=("augment_batch",),
+        cases=augment_cases,
+        mistakes=(
+            Mistake("do not change x in place (x.flip_, x[...] = ...): build the output from new tensors",
+                    when=patterns.flag_off(properties.AUG_INPUT)),
+            Mistake("a horizontal flip mirrors left and right: flip the last dimension, x.flip(-1), not the rows",
+                    when=patterns.flag_off(properties.AUG_UPRIGHT)),
+            Mistake("pad each image with zeros by pad on every side (F.pad(x, (pad, pad, pad, pad))), then cut an "
+                    "H x W window at offsets dy, dx in 0..2 * pad; flip whole images left-right (x.flip(-1))",
+                    when=patterns.flag_off(properties.AUG_CROP)),
+            # before the flip rate: `missed` compares the rate exactly, so it holds whenever a rate case fails
+            Mistake("draw the two offsets of each image from 0..2 * pad inclusive: torch.randint excludes its upper "
+                    "bound, so use torch.randint(0, 2 * pad + 1, ...), and draw them per image",
+                    when=patterns.flag_off(properties.AUG_SHIFTS)),
+            Mistake("flip each image on its own with probability flip_p: flip where torch.rand(N, generator=generator) "
+                    "< flip_p (one coin per image, not one for the batch, and not 1 - flip_p)",
+                    when=patterns.missed(properties.AUG_RATE, unless=(properties.AUG_SHAPE, properties.AUG_CROP,
+                                                                   properties.AUG_SHIFTS))),
+            Mistake("draw every random number from `generator` (torch.rand(..., generator=generator), "
+                    "torch.randint(..., generator=generator))", when=patterns.flag_off(properties.AUG_SAME)),
+        ),
+    ),
+    Exercise(
+        name="input_saliency",
+        entry=("input_saliency",),
+        cases=saliency_cases,
+        mistakes=_mistakes(
+            "input_saliency",
+            ("return the signed gradient; take its absolute value only when you rank features", m.saliency_abs),
+            ("differentiate the raw score of the target class (the logit), not its softmax probability",
+             m.saliency_softmax),
+            ("differentiate the raw score of the target class, not its log-softmax", m.saliency_log_softmax),
+            ("use the class given in `target`, not the predicted one", m.saliency_predicted),
+            ("differentiate only the score of each example's target class, not the sum of all scores",
+             m.saliency_all_scores),
+            ("the saliency is the gradient of the target's score, not of the cross-entropy loss", m.saliency_loss),
+            ("return the gradient itself, not gradient times input", m.saliency_times_input),
         ),
     ),
     Exercise(

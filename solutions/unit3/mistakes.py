@@ -269,3 +269,85 @@ def adv_step_fgsm(model, optimizer, x, y, eps, alpha, steps):
 # adversarial_digits ----------------------------------------------------------
 def train_digits_never_adversarial(X, y, adversarial=False, **kwargs):
     return train_digits(X, y, adversarial=False, **kwargs)
+
+
+# elastic_net_penalty ---------------------------------------------------------------
+def elastic_l2_norm(params, l1, l2):
+    return l1 * sum(p.abs().sum() for p in params) + l2 * torch.sqrt(sum((p ** 2).sum() for p in params))
+
+
+def elastic_l2_half(params, l1, l2):
+    return sum(l1 * p.abs().sum() + l2 / 2 * (p ** 2).sum() for p in params)
+
+
+def elastic_swapped(params, l1, l2):
+    return sum(l2 * p.abs().sum() + l1 * (p ** 2).sum() for p in params)
+
+
+def elastic_no_abs(params, l1, l2):
+    return sum(l1 * p.sum() + l2 * (p ** 2).sum() for p in params)
+
+
+def elastic_mean(params, l1, l2):
+    return sum(l1 * p.abs().mean() + l2 * (p ** 2).mean() for p in params)
+
+
+# decay_parameter_groups ---------------------------------------------------------------
+def groups_bias_only(model):
+    decay = [p for n, p in model.named_parameters() if not n.endswith("bias")]
+    return decay, [p for n, p in model.named_parameters() if n.endswith("bias")]
+
+
+def groups_by_ndim(model):
+    return [p for p in model.parameters() if p.ndim > 1], [p for p in model.parameters() if p.ndim <= 1]
+
+
+def groups_swapped(model):
+    from .regularization import decay_parameter_groups
+
+    decay, no_decay = decay_parameter_groups(model)
+    return no_decay, decay
+
+
+def groups_children_only(model):
+    from .regularization import NORM_LAYERS
+
+    decay, no_decay = [], []
+    for module in model.children():   # the top level only: nested blocks are skipped
+        for name, param in module.named_parameters(recurse=False):
+            (no_decay if isinstance(module, NORM_LAYERS) or name == "bias" else decay).append(param)
+    return decay, no_decay
+
+
+# input_saliency ------------------------------------------------------------------------
+def _saliency_of(model, x, score):
+    x = x.detach().clone().requires_grad_(True)
+    return torch.autograd.grad(score(model(x)).sum(), x)[0]
+
+
+def saliency_abs(model, x, target):
+    return _saliency_of(model, x, lambda s: s.gather(1, target.view(-1, 1))).abs()
+
+
+def saliency_softmax(model, x, target):
+    return _saliency_of(model, x, lambda s: s.softmax(dim=1).gather(1, target.view(-1, 1)))
+
+
+def saliency_log_softmax(model, x, target):
+    return _saliency_of(model, x, lambda s: s.log_softmax(dim=1).gather(1, target.view(-1, 1)))
+
+
+def saliency_predicted(model, x, target):
+    return _saliency_of(model, x, lambda s: s.gather(1, s.argmax(dim=1, keepdim=True)))
+
+
+def saliency_all_scores(model, x, target):
+    return _saliency_of(model, x, lambda s: s)
+
+
+def saliency_loss(model, x, target):
+    return _input_gradient(model, x, target)
+
+
+def saliency_times_input(model, x, target):
+    return _saliency_of(model, x, lambda s: s.gather(1, target.view(-1, 1))) * x

@@ -61,3 +61,25 @@ def early_stopping(val_losses, patience, min_delta=0.0):
             if waited >= patience:
                 return epoch, best_epoch
     return len(val_losses) - 1, best_epoch
+
+
+def elastic_net_penalty(params, l1, l2):
+    """l1 * sum of |w| plus l2 * sum of w ** 2 over every entry of every tensor in params."""
+    return sum(l1 * p.abs().sum() + l2 * (p ** 2).sum() for p in params)
+
+
+# Layers whose parameters only shift and scale the features: weight decay would pull their scale to 0.
+NORM_LAYERS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d, torch.nn.LayerNorm,
+               torch.nn.GroupNorm, torch.nn.InstanceNorm1d, torch.nn.InstanceNorm2d, torch.nn.InstanceNorm3d)
+
+
+def decay_parameter_groups(model):
+    """(decay, no_decay): biases and the parameters of normalisation layers go to no_decay, the rest to decay."""
+    decay, no_decay = [], []
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            if isinstance(module, NORM_LAYERS) or name == "bias":
+                no_decay.append(param)
+            else:
+                decay.append(param)
+    return decay, no_decay

@@ -7,6 +7,7 @@ fixed cotangents.
 """
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from grader.drivers.gradients import vjp_loss
 from grader.spec import Case, Exercise, Mistake, call_inputs
@@ -173,6 +174,180 @@ def lstm_forward_cases(rng):
     return out
 
 
+# bidirectional_rnn ---------------------------------------------------------
+def _birnn(inputs, ctx, grad=False):
+    """nn.RNN(bidirectional=True) holding the case's weights (bias_hh zero), run on x from h0."""
+    a = _args(inputs, ctx)
+    x = a["x"].clone().requires_grad_(grad)
+    h0 = a["h0"].clone().requires_grad_(grad)
+    D, H = a["params_fwd"][0].shape
+    layer = torch.nn.RNN(D, H, bidirectional=True).to(device=x.device, dtype=x.dtype)
+    with torch.no_grad():
+        for suffix, (W_xh, W_hh, b) in (("_l0", a["params_fwd"]), ("_l0_reverse", a["params_bwd"])):
+            getattr(layer, "weight_ih" + suffix).copy_(W_xh.T)
+            getattr(layer, "weight_hh" + suffix).copy_(W_hh.T)
+            getattr(layer, "bias_ih" + suffix).copy_(b)
+            getattr(layer, "bias_hh" + suffix).zero_()
+    with torch.backends.cudnn.flags(enabled=False):
+        return layer(x, h0), x, h0
+
+
+def birnn_value_oracle(inputs, ctx):
+    with torch.no_grad():
+        return _birnn(inputs, ctx)[0]
+
+
+def birnn_grad_oracle(inputs, ctx):
+    out, x, h0 = _birnn(inputs, ctx, grad=True)
+    vjp_loss(out, ctx.convert(inputs["cotangent"]), inputs["fn"]).backward()
+    return {"dx": x.grad, "dh0": h0.grad}
+
+
+def birnn_cases(rng):
+    out = []
+    for dtype in DTYPES:
+        for T, N, D, H in ((5, 3, 4, 6), (1, 2, 3, 3), (9, 4, 5, 5)):
+            args = {"x": _normal(rng, (T, N, D), dtype), "h0": _normal(rng, (2, N, H), dtype),
+                    "params_fwd": list(_weights(rng, "rnn", D, H, dtype).values()),
+                    "params_bwd": list(_weights(rng, "rnn", D, H, dtype).values())}
+            out.append(Case(f"T={T}, N={N}, D={D}, H={H}, {NAME[dtype]}", call_inputs("bidirectional_rnn", args),
+                            driver="call_nested", rtol=LOOSE[dtype], atol=LOOSE[dtype], oracle=birnn_value_oracle))
+    for T, N, D, H in ((4, 2, 3, 4), (6, 3, 2, 5)):
+        args = {"x": _normal(rng, (T, N, D), np.float64), "h0": _normal(rng, (2, N, H), np.float64),
+                "params_fwd": list(_weights(rng, "rnn", D, H, np.float64).values()),
+                "params_bwd": list(_weights(rng, "rnn", D, H, np.float64).values())}
+        cot = (_normal(rng, (T, N, 2 * H), np.float64), _normal(rng, (2, N, H), np.float64))
+        out.append(Case(f"gradients of x and h0 through both directions, T={T}",
+                        {**call_inputs("bidirectional_rnn", args), "wrt": ["x", "h0"], "cotangent": cot},
+                        driver="call_grad", oracle=birnn_grad_oracle))
+    return out
+
+
+# many_to_one_classifier ------------------------------------------------------
+def _classifier(inputs, ctx, grad=False):
+    """nn.LSTM holding the case's weights, then F.linear on its last hidden state."""
+    a = _args(inputs, ctx)
+    if grad:
+        a = {k: v.clone().requires_grad_(True) for k, v in a.items()}
+    layer = _layer("lstm_seq", a, *_sizes("lstm_seq", a))
+    out, (h_T, _) = _run("lstm_seq", a, layer)
+    return F.linear(h_T, a["W_out"], a["b_out"]), a, layer
+
+
+def classifier_value_oracle(inputs, ctx):
+    with torch.no_grad():
+        return _classifier(inputs, ctx)[0]
+
+
+def classifier_grad_oracle(inputs, ctx):
+    """Gradients by autograd through nn.LSTM (its parameters' .grad for the LSTM weights) and F.linear."""
+    scores, a, layer = _classifier(inputs, ctx, grad=True)
+    (scores * ctx.convert(inputs["cotangent"])).sum().backward()
+    grads = {n: a[n].grad for n in a}
+    grads.update({"W_ih": layer.weight_ih_l0.grad, "W_hh": layer.weight_hh_l0.grad,
+                  "b_ih": layer.bias_ih_l0.grad, "b_hh": layer.bias_hh_l0.grad})
+    return {f"d{n}": grads[n] for n in inputs["wrt"]}
+
+
+def _classifier_args(rng, T, N, D, H, C, dtype):
+    return {"X": _normal(rng, (T, N, D), dtype), "h0": _normal(rng, (N, H), dtype), "c0": _normal(rng, (N, H), dtype),
+            **_weights(rng, "lstm_seq", D, H, dtype),
+            "W_out": _normal(rng, (C, H), dtype, 1 / np.sqrt(H)), "b_out": _normal(rng, (C,), dtype, 0.5)}
+
+
+def classifier_cases(rng):
+    out = []
+    for dtype in DTYPES:
+        for T, N, D, H, C in ((6, 3, 4, 5, 3), (1, 2, 3, 4, 2), (10, 4, 6, 8, 5)):
+            args = _classifier_args(rng, T, N, D, H, C, dtype)
+            out.append(Case(f"T={T}, N={N}, D={D}, H={H}, C={C}, {NAME[dtype]}",
+                            {**call_inputs("many_to_one_classifier", args), "error_hints": _hints("lstm_seq")},
+                            driver="call_hinted", rtol=LOOSE[dtype], atol=LOOSE[dtype],
+                            oracle=classifier_value_oracle))
+    T, N, D, H, C = 5, 3, 3, 4, 3
+    args = _classifier_args(rng, T, N, D, H, C, np.float64)
+    out.append(Case(f"gradients of every input and weight, T={T}",
+                    {**call_inputs("many_to_one_classifier", args), "wrt": list(args), "error_hints": _hints("lstm_seq"),
+                     "cotangent": _normal(rng, (N, C), np.float64)}, driver="call_grad", oracle=classifier_grad_oracle))
+    return out
+
+
+# teacher_forcing_inputs --------------------------------------------------------
+def teacher_cases(rng):
+    out = [Case("the notebook's example: targets 5, 6, 7 for one sequence, bos 1",
+                call_inputs("teacher_forcing_inputs", {"targets": np.array([[5], [6], [7]], np.int64), "bos": 1}),
+                public_only=True)]
+    for T, N in ((6, 3), (4, 1), (1, 5), (9, 2)):
+        V = int(rng.integers(5, 30))
+        targets = rng.integers(1, V, size=(T, N)).astype(np.int64)
+        out.append(Case(f"T={T}, N={N}", call_inputs("teacher_forcing_inputs", {"targets": targets,
+                                                                               "bos": int(rng.integers(0, V))})))
+    return out
+
+
+# seq2seq_loss -------------------------------------------------------------------
+def _seq2seq_modules(rng, V, E, H, dtype):
+    def gru(inp):
+        return ["GRUCell", [inp, H], {"weight_ih": _normal(rng, (3 * H, inp), dtype, 1 / np.sqrt(H)),
+                                      "weight_hh": _normal(rng, (3 * H, H), dtype, 1 / np.sqrt(H)),
+                                      "bias_ih": _normal(rng, (3 * H,), dtype, 0.3),
+                                      "bias_hh": _normal(rng, (3 * H,), dtype, 0.3)}]
+    return [gru(E), gru(E), ["Embedding", [V, E], {"weight": _normal(rng, (V, E), dtype)}],
+            ["Linear", [H, V], {"weight": _normal(rng, (V, H), dtype, 2 / np.sqrt(H)),
+                                "bias": _normal(rng, (V,), dtype, 0.3)}]]
+
+
+def seq2seq_oracle(inputs, ctx):
+    """The loss by PyTorch's own layers (nn.GRU over the whole sequence with teacher forcing) and its gradients."""
+    (_, (V, E), e), (_, (H, _), r) = inputs["modules"][2], inputs["modules"][3]
+    dtype = ctx.tensor(e["weight"]).dtype
+    embedding = torch.nn.Embedding(V, E).to(ctx.device, dtype)
+    readout = torch.nn.Linear(H, V).to(ctx.device, dtype)
+    encoder, decoder = (torch.nn.GRU(E, H).to(ctx.device, dtype) for _ in range(2))
+    with torch.no_grad():
+        embedding.weight.copy_(ctx.tensor(e["weight"]))
+        readout.weight.copy_(ctx.tensor(r["weight"]))
+        readout.bias.copy_(ctx.tensor(r["bias"]))
+        for gru, (_, _, state) in ((encoder, inputs["modules"][0]), (decoder, inputs["modules"][1])):
+            for name, value in state.items():
+                getattr(gru, name + "_l0").copy_(ctx.tensor(value))
+    source, targets, bos = (ctx.convert(a) for a in inputs["args"])
+    teacher = inputs["kwargs"].get("teacher_forcing", True)
+    with torch.backends.cudnn.flags(enabled=False):
+        _, h = encoder(embedding(source))                                        # (1, N, H)
+        if teacher:
+            shifted = torch.cat([torch.full_like(targets[:1], bos), targets[:-1]])
+            out, _ = decoder(embedding(shifted), h)                              # (T, N, H)
+            scores = readout(out)                                                # (T, N, V)
+        else:
+            token, steps = torch.full_like(targets[0], bos), []
+            for _ in range(targets.shape[0]):
+                out, h = decoder(embedding(token)[None], h)
+                steps.append(readout(out[0]))
+                token = steps[-1].argmax(dim=1)
+            scores = torch.stack(steps)
+    loss = F.cross_entropy(scores.reshape(-1, V), targets.reshape(-1))
+    loss.backward()
+    named = [dict(gru.named_parameters()) for gru in (encoder, decoder)]
+    grads = [{k: named[i][k + "_l0"].grad for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")} for i in range(2)]
+    grads += [{"weight": embedding.weight.grad}, {"weight": readout.weight.grad, "bias": readout.bias.grad}]
+    return {"loss": loss.detach(), "gradients": grads}
+
+
+def seq2seq_cases(rng):
+    out = []
+    for dtype, teacher in ((np.float64, True), (np.float32, True), (np.float64, False)):
+        V, E, H, S, T, N = int(rng.integers(6, 12)), 4, 5, int(rng.integers(3, 6)), int(rng.integers(3, 6)), 3
+        inputs = {"fn": "seq2seq_loss", "modules": _seq2seq_modules(rng, V, E, H, dtype),
+                  "args": [rng.integers(0, V, size=(S, N)).astype(np.int64),
+                           rng.integers(1, V, size=(T, N)).astype(np.int64), 0],
+                  "kwargs": {"teacher_forcing": teacher}}
+        mode = "with teacher forcing" if teacher else "feeding back its own predictions (teacher_forcing=False)"
+        out.append(Case(f"loss and gradients {mode}, {NAME[dtype]}", inputs, driver="modules_loss",
+                        rtol=LOOSE[dtype], atol=LOOSE[dtype], oracle=seq2seq_oracle))
+    return out
+
+
 # the square sizes (D == H) let a transposed W_xh run, so that mistake is recognised
 RNN_SIZES = ((4, 3, 5), (1, 6, 2), (3, 4, 4), (8, 10, 16))
 CELL_SIZES = ((4, 3, 5), (1, 6, 2), (8, 10, 16))
@@ -257,6 +432,66 @@ EXERCISES = [
             ("stack the outputs along a new first axis: outputs is (T, N, H), not (N, T, H)",
              m.lstm_forward_batch_first),
             ("your lstm_step is wrong (the gate order): fix lstm_step first", m.lstm_forward_wrong_step),
+        )),
+    ),
+    Exercise(
+        name="bidirectional_rnn",
+        entry=("bidirectional_rnn",),
+        cases=birnn_cases,
+        outputs=("outputs", "h_n"),
+        forbidden=RECURRENT_SHORTCUTS,
+        forbidden_hint=SHORTCUT_HINT,
+        mistakes=_mistakes("bidirectional_rnn", (
+            ("store the backward state computed from x[t] at position t of outputs: you stored them in the order "
+             "they were computed (reverse the list, or fill it from the end)", m.birnn_backward_not_realigned),
+            ("the backward direction reads the sequence from x[T-1] down to x[0]", m.birnn_backward_not_reversed),
+            ("each direction has its own weights: the backward one uses params_bwd", m.birnn_shared_params),
+            ("the backward direction starts from h0[1], the forward one from h0[0]", m.birnn_same_start),
+            ("h_n holds each direction's last state: for the backward direction that is its state after reading "
+             "x[0], which sits at outputs[0], not outputs[-1]", m.birnn_last_output),
+        )),
+    ),
+    Exercise(
+        name="many_to_one_classifier",
+        entry=("many_to_one_classifier",),
+        cases=classifier_cases,
+        forbidden=RECURRENT_SHORTCUTS,
+        forbidden_hint=SHORTCUT_HINT,
+        mistakes=_mistakes("many_to_one_classifier", (
+            ("classify from the last hidden state h_T, not the mean of all the states", m.classifier_mean_pool),
+            ("classify from the state after the whole sequence, h_T, not the first step's", m.classifier_first_step),
+            ("classify from the hidden state h_T, not the cell state c_T", m.classifier_cell_state),
+            ("return the scores (logits); the loss applies the softmax", m.classifier_softmax),
+            ("add the bias b_out to the scores", m.classifier_no_bias),
+        )),
+    ),
+    Exercise(
+        name="teacher_forcing_inputs",
+        entry=("teacher_forcing_inputs",),
+        cases=teacher_cases,
+        mistakes=_mistakes("teacher_forcing_inputs", (
+            ("shift the targets one step later: the decoder reads bos first and then targets[t - 1] at step t, "
+             "never the token it has to predict", m.teacher_unshifted),
+            ("bos goes first: row 0 is bos and the last target is never an input", m.teacher_bos_last),
+            ("keep targets[0] and drop the last target: the inputs are bos, targets[0], ..., targets[T-2]",
+             m.teacher_drops_first),
+            ("the inputs have as many steps as the targets: drop the last target after putting bos in front",
+             m.teacher_too_long),
+            ("time runs along the first axis (targets is (T, N)): shift along dim 0", m.teacher_batch_first),
+        )),
+    ),
+    Exercise(
+        name="seq2seq_loss",
+        entry=("seq2seq_loss",),
+        cases=seq2seq_cases,
+        outputs=("loss", "gradients"),
+        mistakes=_mistakes("seq2seq_loss", (
+            ("the decoder starts from the encoder's last state, not from zeros", m.seq2seq_decoder_from_zeros),
+            ("the decoder must not read the token it predicts: feed bos, then targets[t - 1] "
+             "(teacher_forcing_inputs)", m.seq2seq_reads_targets),
+            ("average the cross-entropy over every target token; do not sum over the steps", m.seq2seq_summed),
+            ("with teacher_forcing=False feed back the decoder's own prediction, scores.argmax(dim=1)",
+             m.seq2seq_always_teacher),
         )),
     ),
 ]

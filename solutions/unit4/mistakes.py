@@ -1,5 +1,8 @@
 """Typical wrong implementations for Unit 4, each recognised by the checks with a hint."""
 import torch
+import torch.nn.functional as F
+
+from .recurrent import lstm_forward, rnn_step, seq2seq_loss, teacher_forcing_inputs
 
 sig, tanh = torch.sigmoid, torch.tanh
 
@@ -188,3 +191,127 @@ def lstm_forward_wrong_step(X, h0, c0, W_ih, W_hh, b_ih, b_hh):
         h, c = lstm_order_ifog(x, h, c, W_ih, W_hh, b_ih, b_hh)
         outs.append(h)
     return torch.stack(outs), (h, c)
+
+
+# bidirectional_rnn ------------------------------------------------------------
+def _directions(x, h0, params_fwd, params_bwd, reverse_input=True, bwd_params=None, bwd_start=1):
+    T = x.shape[0]
+    h_f, h_b = h0[0], h0[bwd_start]
+    fwd, bwd = [], []
+    for t in range(T):
+        h_f = rnn_step(x[t], h_f, *params_fwd)
+        fwd.append(h_f)
+    order = reversed(range(T)) if reverse_input else range(T)
+    for t in order:
+        h_b = rnn_step(x[t], h_b, *(bwd_params or params_bwd))
+        bwd.append(h_b)
+    return fwd, bwd, h_f, h_b
+
+
+def birnn_backward_not_realigned(x, h0, params_fwd, params_bwd):
+    fwd, bwd, h_f, h_b = _directions(x, h0, params_fwd, params_bwd)
+    return torch.cat([torch.stack(fwd), torch.stack(bwd)], dim=2), torch.stack([h_f, h_b])
+
+
+def birnn_backward_not_reversed(x, h0, params_fwd, params_bwd):
+    fwd, bwd, h_f, h_b = _directions(x, h0, params_fwd, params_bwd, reverse_input=False)
+    return torch.cat([torch.stack(fwd), torch.stack(bwd)], dim=2), torch.stack([h_f, h_b])
+
+
+def birnn_shared_params(x, h0, params_fwd, params_bwd):
+    fwd, bwd, h_f, h_b = _directions(x, h0, params_fwd, params_bwd, bwd_params=params_fwd)
+    return torch.cat([torch.stack(fwd), torch.stack(bwd[::-1])], dim=2), torch.stack([h_f, h_b])
+
+
+def birnn_same_start(x, h0, params_fwd, params_bwd):
+    fwd, bwd, h_f, h_b = _directions(x, h0, params_fwd, params_bwd, bwd_start=0)
+    return torch.cat([torch.stack(fwd), torch.stack(bwd[::-1])], dim=2), torch.stack([h_f, h_b])
+
+
+def birnn_last_output(x, h0, params_fwd, params_bwd):
+    fwd, bwd, h_f, h_b = _directions(x, h0, params_fwd, params_bwd)
+    outputs = torch.cat([torch.stack(fwd), torch.stack(bwd[::-1])], dim=2)
+    return outputs, torch.stack([outputs[-1, :, :h_f.shape[1]], outputs[-1, :, h_f.shape[1]:]])
+
+
+# many_to_one_classifier ----------------------------------------------------------
+def classifier_mean_pool(X, h0, c0, W_ih, W_hh, b_ih, b_hh, W_out, b_out):
+    outputs, _ = lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    return outputs.mean(dim=0) @ W_out.T + b_out
+
+
+def classifier_first_step(X, h0, c0, W_ih, W_hh, b_ih, b_hh, W_out, b_out):
+    outputs, _ = lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    return outputs[0] @ W_out.T + b_out
+
+
+def classifier_cell_state(X, h0, c0, W_ih, W_hh, b_ih, b_hh, W_out, b_out):
+    _, (_, c_T) = lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    return c_T @ W_out.T + b_out
+
+
+def classifier_softmax(X, h0, c0, W_ih, W_hh, b_ih, b_hh, W_out, b_out):
+    _, (h_T, _) = lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    return torch.softmax(h_T @ W_out.T + b_out, dim=1)
+
+
+def classifier_no_bias(X, h0, c0, W_ih, W_hh, b_ih, b_hh, W_out, b_out):
+    _, (h_T, _) = lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    return h_T @ W_out.T
+
+
+# teacher_forcing_inputs -------------------------------------------------------------
+def teacher_unshifted(targets, bos):
+    return targets.clone()
+
+
+def teacher_bos_last(targets, bos):
+    return torch.cat([targets[1:], torch.full_like(targets[:1], bos)])
+
+
+def teacher_drops_first(targets, bos):
+    return torch.cat([torch.full_like(targets[:1], bos), targets[1:]])
+
+
+def teacher_too_long(targets, bos):
+    return torch.cat([torch.full_like(targets[:1], bos), targets])
+
+
+def teacher_batch_first(targets, bos):
+    return torch.cat([torch.full_like(targets[:, :1], bos), targets[:, :-1]], dim=1)
+
+
+# seq2seq_loss ------------------------------------------------------------------------
+def seq2seq_decoder_from_zeros(encoder_cell, decoder_cell, embedding, readout, source, targets, bos,
+                               teacher_forcing=True):
+    zeros = torch.zeros(source.shape[1], encoder_cell.hidden_size, dtype=readout.weight.dtype, device=source.device)
+    inputs = teacher_forcing_inputs(targets, bos) if teacher_forcing else None
+    h, token, losses = zeros, torch.full_like(targets[0], bos), []
+    for t in range(targets.shape[0]):
+        h = decoder_cell(embedding(inputs[t] if teacher_forcing else token), h)
+        scores = readout(h)
+        losses.append(F.cross_entropy(scores, targets[t]))
+        token = scores.argmax(dim=1)
+    return torch.stack(losses).mean()
+
+
+def seq2seq_reads_targets(encoder_cell, decoder_cell, embedding, readout, source, targets, bos,
+                          teacher_forcing=True):
+    h = torch.zeros(source.shape[1], encoder_cell.hidden_size, dtype=readout.weight.dtype, device=source.device)
+    for s in range(source.shape[0]):
+        h = encoder_cell(embedding(source[s]), h)
+    losses = []
+    for t in range(targets.shape[0]):   # reads the token it must predict
+        h = decoder_cell(embedding(targets[t]), h)
+        losses.append(F.cross_entropy(readout(h), targets[t]))
+    return torch.stack(losses).mean()
+
+
+def seq2seq_summed(encoder_cell, decoder_cell, embedding, readout, source, targets, bos, teacher_forcing=True):
+    return seq2seq_loss(encoder_cell, decoder_cell, embedding, readout, source, targets, bos,
+                        teacher_forcing) * targets.shape[0]
+
+
+def seq2seq_always_teacher(encoder_cell, decoder_cell, embedding, readout, source, targets, bos,
+                           teacher_forcing=True):
+    return seq2seq_loss(encoder_cell, decoder_cell, embedding, readout, source, targets, bos, True)

@@ -282,7 +282,7 @@ def test_gradient_masking_does_not_buy_robustness(tmp_path, course_root):
     """Unit 3: scaling a normally trained model's logits by 1e4 instead of training adversarially."""
     root = Path(__file__).resolve().parents[2]
     reference = "\n\n".join((root / "solutions" / "unit3" / f"{n}.py").read_text(encoding="utf-8")
-                            for n in ("regularization", "adversarial"))
+                            for n in ("regularization", "adversarial", "augmentation"))
     masking = reference + """
 
 _honest_train_digits = train_digits

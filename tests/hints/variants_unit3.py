@@ -317,3 +317,143 @@ def pgd_attack(model, x, y, eps, alpha, steps, random_start=False, generator=Non
     return x + delta
 '''),
 ]
+
+# The exercises added with issue 12 ---------------------------------------------------------------
+WRONG += [
+    _wrong("elastic_net_penalty", "norm for the L2 part", '''
+def elastic_net_penalty(params, l1, l2):
+    l1_part = sum(p.abs().sum() for p in params)
+    l2_part = torch.linalg.norm(torch.cat([p.flatten() for p in params]))
+    return l1 * l1_part + l2 * l2_part
+''', "no square root"),
+    _wrong("elastic_net_penalty", "means", '''
+def elastic_net_penalty(params, l1, l2):
+    return sum(l1 * torch.mean(torch.abs(p)) + l2 * torch.mean(p * p) for p in params)
+''', "do not average"),
+    _wrong("decay_parameter_groups", "biases by name only", '''
+def decay_parameter_groups(model):
+    decay = [p for n, p in model.named_parameters() if not n.endswith(".bias")]
+    no_decay = [p for n, p in model.named_parameters() if n.endswith(".bias")]
+    return decay, no_decay
+''', "normalisation layers"),
+    _wrong("decay_parameter_groups", "vectors are not decayed", '''
+def decay_parameter_groups(model):
+    groups = ([], [])
+    for p in model.parameters():
+        groups[len(p.shape) == 1].append(p)
+    return groups
+''', "not by its shape"),
+    _wrong("k_fold_indices", "chunk", '''
+def k_fold_indices(n, k, generator):
+    idx = torch.randperm(n, generator=generator)
+    return [fold for fold in torch.chunk(idx, k)]
+''', "torch.chunk"),
+    _wrong("k_fold_indices", "remainder dropped", '''
+def k_fold_indices(n, k, generator):
+    idx = torch.randperm(n, generator=generator)
+    m = n // k
+    return [idx[m * i: m * (i + 1)] for i in range(k)]
+''', "left over"),
+    _wrong("augment_batch", "upside-down flip", '''
+import torch.nn.functional as F
+
+def augment_batch(x, generator, flip_p=0.5, pad=4):
+    n, c, h, w = x.shape
+    out = []
+    big = F.pad(x, [pad] * 4)
+    for i in range(n):
+        img = big[i]
+        if torch.rand((), generator=generator) < flip_p:
+            img = torch.flip(img, dims=[1])
+        top, left = torch.randint(0, 2 * pad + 1, (2,), generator=generator).tolist()
+        out.append(img[:, top:top + h, left:left + w])
+    return torch.stack(out)
+''', "flip the last dimension"),
+    _wrong("augment_batch", "randint one short", '''
+import torch.nn.functional as F
+
+def augment_batch(x, generator, flip_p=0.5, pad=4):
+    n, c, h, w = x.shape
+    flips = torch.rand(n, generator=generator) < flip_p
+    x = torch.where(flips.view(n, 1, 1, 1), x.flip(3), x)
+    big = F.pad(x, [pad] * 4)
+    ys = torch.randint(0, 2 * pad, (n,), generator=generator)
+    xs = torch.randint(0, 2 * pad, (n,), generator=generator)
+    return torch.stack([big[i, :, ys[i]:ys[i] + h, xs[i]:xs[i] + w] for i in range(n)])
+''', "excludes its upper bound"),
+    _wrong("augment_batch", "keeps with probability flip_p", '''
+import torch.nn.functional as F
+
+def augment_batch(x, generator, flip_p=0.5, pad=4):
+    n, c, h, w = x.shape
+    keep = torch.rand(n, generator=generator) < flip_p
+    x = torch.where(keep.view(n, 1, 1, 1), x, x.flip(3))
+    big = F.pad(x, [pad] * 4)
+    offs = torch.randint(0, 2 * pad + 1, (n, 2), generator=generator)
+    return torch.stack([big[i, :, a:a + h, b:b + w] for i, (a, b) in enumerate(offs.tolist())])
+''', "one coin per image"),
+    _wrong("input_saliency", "gradient times input", '''
+def input_saliency(model, x, target):
+    x = x.clone().requires_grad_()
+    out = model(x)
+    score = out.gather(1, target[:, None]).sum()
+    (g,) = torch.autograd.grad(score, x)
+    return g * x.detach()
+''', "not gradient times input"),
+    _wrong("input_saliency", "all classes", '''
+def input_saliency(model, x, target):
+    x = x.detach().requires_grad_(True)
+    return torch.autograd.grad(model(x).sum(), x)[0]
+''', "not the sum of all scores"),
+]
+
+CORRECT += [
+    _right("elastic_net_penalty", "from the two penalties", '''
+def elastic_net_penalty(params, l1, l2):
+    flat = torch.cat([p.reshape(-1) for p in params])
+    return l1 * flat.abs().sum() + l2 * flat.dot(flat)
+'''),
+    _right("decay_parameter_groups", "names of the norm modules", '''
+def decay_parameter_groups(model):
+    norm_names = {name for name, m in model.named_modules()
+                  if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm))}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        owner = name.rsplit(".", 1)[0]
+        if owner in norm_names or name.endswith("bias"):
+            no_decay.append(p)
+        else:
+            decay.append(p)
+    return decay, no_decay
+'''),
+    _right("k_fold_indices", "numpy-style sizes", '''
+def k_fold_indices(n, k, generator):
+    order = torch.randperm(n, generator=generator)
+    sizes = [n // k + (1 if i < n % k else 0) for i in range(k)]
+    return list(order.split(sizes))
+'''),
+    _right("augment_batch", "one image at a time", '''
+def augment_batch(x, generator, flip_p=0.5, pad=4):
+    n, c, h, w = x.shape
+    result = torch.zeros_like(x)
+    for i in range(n):
+        img = x[i]
+        if torch.rand(1, generator=generator, device=x.device).item() < flip_p:
+            img = img.flip(-1)
+        canvas = torch.zeros(c, h + 2 * pad, w + 2 * pad, dtype=x.dtype, device=x.device)
+        canvas[:, pad:pad + h, pad:pad + w] = img
+        dy = int(torch.randint(2 * pad + 1, (1,), generator=generator, device=x.device))
+        dx = int(torch.randint(2 * pad + 1, (1,), generator=generator, device=x.device))
+        result[i] = canvas[:, dy:dy + h, dx:dx + w]
+    return result
+'''),
+    _right("input_saliency", "backward on a leaf copy", '''
+def input_saliency(model, x, target):
+    leaf = x.detach().clone()
+    leaf.requires_grad = True
+    scores = model(leaf)
+    picked = torch.stack([scores[i, t] for i, t in enumerate(target.tolist())])
+    grad, = torch.autograd.grad(picked.sum(), [leaf])
+    return grad
+'''),
+]

@@ -131,3 +131,112 @@ def lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh):
     return torch.stack(outputs, 0), state
 '''),
 ]
+
+# The exercises added with issue 12 ---------------------------------------------------------------
+RNN_STEP = '''
+def rnn_step(x, h, W_xh, W_hh, b):
+    return torch.tanh(x @ W_xh + h @ W_hh + b)
+'''
+WRONG += [
+    _wrong("bidirectional_rnn", "backward list not reversed", RNN_STEP + '''
+def bidirectional_rnn(x, h0, params_fwd, params_bwd):
+    outs_f, outs_b = [], []
+    h = h0[0]
+    for x_t in x:
+        h = rnn_step(x_t, h, *params_fwd)
+        outs_f.append(h)
+    g = h0[1]
+    for x_t in x.flip(0):
+        g = rnn_step(x_t, g, *params_bwd)
+        outs_b.append(g)
+    return torch.cat((torch.stack(outs_f), torch.stack(outs_b)), 2), torch.stack((h, g))
+''', "in the order they were computed"),
+    _wrong("bidirectional_rnn", "both start from h0[0]", RNN_STEP + '''
+def bidirectional_rnn(x, h0, params_fwd, params_bwd):
+    T = len(x)
+    f = [None] * T
+    b = [None] * T
+    hf = hb = h0[0]
+    for t in range(T):
+        hf = rnn_step(x[t], hf, *params_fwd)
+        f[t] = hf
+        hb = rnn_step(x[T - 1 - t], hb, *params_bwd)
+        b[T - 1 - t] = hb
+    return torch.cat([torch.stack(f), torch.stack(b)], -1), torch.stack([hf, hb])
+''', "starts from h0[1]"),
+    _wrong("many_to_one_classifier", "softmax at the end", _lstm() + '''
+def lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh):
+    h, c, hs = h0, c0, []
+    for x in X:
+        h, c = lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh)
+        hs.append(h)
+    return torch.stack(hs), (h, c)
+
+def many_to_one_classifier(X, h0, c0, W_ih, W_hh, b_ih, b_hh, W_out, b_out):
+    _, (h, _) = lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh)
+    return (h @ W_out.T + b_out).softmax(dim=-1)
+''', "return the scores"),
+    _wrong("teacher_forcing_inputs", "bos replaces the first target", '''
+def teacher_forcing_inputs(targets, bos):
+    out = targets.clone()
+    out[0] = bos
+    return out
+''', "keep targets[0] and drop the last target"),
+    _wrong("seq2seq_loss", "decoder from zeros", '''
+import torch.nn.functional as F
+
+def seq2seq_loss(encoder_cell, decoder_cell, embedding, readout, source, targets, bos, teacher_forcing=True):
+    N = source.shape[1]
+    h = torch.zeros(N, encoder_cell.hidden_size, dtype=readout.weight.dtype)
+    for tok in source:
+        h = encoder_cell(embedding(tok), h)
+    s = torch.zeros_like(h)
+    prev = torch.full((N,), bos, dtype=torch.long)
+    losses = []
+    for t in range(targets.shape[0]):
+        s = decoder_cell(embedding(prev), s)
+        logits = readout(s)
+        losses.append(F.cross_entropy(logits, targets[t]))
+        prev = targets[t] if teacher_forcing else logits.argmax(-1)
+    return sum(losses) / len(losses)
+''', "not from zeros"),
+]
+
+CORRECT += [
+    _right("bidirectional_rnn", "flip, run, flip back", RNN_STEP + '''
+def run(x, h, params):
+    states = []
+    for x_t in x:
+        h = rnn_step(x_t, h, *params)
+        states.append(h)
+    return torch.stack(states), h
+
+def bidirectional_rnn(x, h0, params_fwd, params_bwd):
+    fwd, h_f = run(x, h0[0], params_fwd)
+    bwd, h_b = run(x.flip(0), h0[1], params_bwd)
+    return torch.cat([fwd, bwd.flip(0)], dim=2), torch.stack([h_f, h_b])
+'''),
+    _right("teacher_forcing_inputs", "roll", '''
+def teacher_forcing_inputs(targets, bos):
+    shifted = torch.roll(targets, shifts=1, dims=0)
+    shifted[0] = bos
+    return shifted
+'''),
+    _right("seq2seq_loss", "one cross-entropy over all steps", '''
+import torch.nn.functional as F
+
+def seq2seq_loss(encoder_cell, decoder_cell, embedding, readout, source, targets, bos, teacher_forcing=True):
+    N = source.shape[1]
+    h = torch.zeros(N, encoder_cell.hidden_size, dtype=readout.weight.dtype, device=source.device)
+    for tok in source:
+        h = encoder_cell(embedding(tok), h)
+    prev = torch.full((N,), bos, dtype=torch.long, device=source.device)
+    all_scores = []
+    for t in range(targets.shape[0]):
+        h = decoder_cell(embedding(prev), h)
+        all_scores.append(readout(h))
+        prev = targets[t] if teacher_forcing else all_scores[-1].argmax(-1)
+    scores = torch.stack(all_scores)
+    return F.cross_entropy(scores.reshape(-1, scores.shape[-1]), targets.reshape(-1))
+'''),
+]

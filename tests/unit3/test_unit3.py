@@ -16,7 +16,7 @@ from grader.spec.loader import load_unit_spec
 from helpers import COURSE, ROOT, assert_fails_with, assert_references_pass, assert_starter_fails_every_exercise, check_path, check_source
 
 UNIT = "unit3"
-REFERENCES = ("regularization.py", "adversarial.py")
+REFERENCES = ("regularization.py", "adversarial.py", "augmentation.py")
 HEADER = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
 
 
@@ -297,10 +297,6 @@ def train_digits(X, y, adversarial=False, epochs=15, lr=0.01, batch_size=64, eps
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CATALOGUE)])
 def test_wrong_implementation_fails_with_its_hint(exercise, source, hint, message):
     assert_fails_with(UNIT, exercise, HEADER + source, hint, message)
-
-
-def test_catalogue_covers_every_exercise():
-    assert {c[0] for c in CATALOGUE} == _exercise_names()
 
 
 def test_other_sound_implementations_are_accepted():
@@ -649,3 +645,246 @@ def test_a_returned_model_that_cannot_be_measured_says_why(model, message):
     source = HEADER + f"def train_digits(X, y, adversarial=False, **kwargs):\n    return {model}\n"
     result = check_source(UNIT, source, ["adversarial_digits"]).exercises["adversarial_digits"]
     assert not result.passed and message in result.checks[0].message, result.checks[0].message
+
+
+# The exercises added with issue 12 ----------------------------------------------------------
+AUG_HEAD = '''
+def augment_batch(x, generator, flip_p=0.5, pad=4):
+    N, C, H, W = x.shape
+'''
+AUG_CROP = '''
+    padded = F.pad(x, (pad, pad, pad, pad))
+    out = torch.empty_like(x)
+    for i in range(N):
+        dy, dx = torch.randint(0, 2 * pad + 1, (2,), generator=generator, device=x.device).tolist()
+        out[i] = padded[i, :, dy:dy + H, dx:dx + W]
+    return out
+'''
+FOLD_HEAD = "def k_fold_indices(n, k, generator):\n"
+NORMS = "(nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)"
+SALIENCY_HEAD = '''
+def input_saliency(model, x, target):
+    x = x.clone().requires_grad_(True)
+    scores = model(x)
+'''
+
+NEW_CATALOGUE = [
+    ("elastic_net_penalty", '''
+def elastic_net_penalty(params, l1, l2):
+    return sum(l1 * p.abs().sum() + 0.5 * l2 * (p ** 2).sum() for p in params)
+''', "no factor 1/2", ""),
+    ("elastic_net_penalty", '''
+def elastic_net_penalty(params, l1, l2):
+    flat = torch.cat([p.reshape(-1) for p in params])
+    return l2 * flat.abs().sum() + l1 * (flat * flat).sum()
+''', "you swapped them", ""),
+    ("decay_parameter_groups", '''
+def decay_parameter_groups(model):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if "bias" in name else decay).append(p)
+    return decay, no_decay
+''', "normalisation layers", ""),
+    ("decay_parameter_groups", '''
+def decay_parameter_groups(model):
+    params = list(model.parameters())
+    return [p for p in params if p.dim() >= 2], [p for p in params if p.dim() < 2]
+''', "not by its shape", ""),
+    ("decay_parameter_groups", f'''
+def decay_parameter_groups(model):
+    decay, no_decay = [], []
+    for layer in model.children():
+        for name, p in layer.named_parameters(recurse=False):
+            (no_decay if name == "bias" or isinstance(layer, {NORMS}) else decay).append(p)
+    return decay, no_decay
+''', "nested ones too", ""),
+    ("k_fold_indices", FOLD_HEAD + "    return list(torch.randperm(n, generator=generator).chunk(k))\n",
+     "torch.chunk", ""),
+    ("k_fold_indices", FOLD_HEAD + '''    perm = torch.randperm(n, generator=generator)
+    size = n // k
+    return [perm[i * size:(i + 1) * size] for i in range(k)]
+''', "left over", ""),
+    ("k_fold_indices", FOLD_HEAD + "    return list(torch.tensor_split(torch.arange(n), k))\n", "shuffle", ""),
+    ("k_fold_indices", FOLD_HEAD + "    return list(torch.tensor_split(torch.randperm(n), k))\n",
+     "draw the permutation from `generator`", ""),
+    ("k_fold_indices", FOLD_HEAD + '''    import numpy as np
+    return np.array_split(np.random.permutation(n), k)
+''', None, "expected a torch.Tensor"),
+    ("augment_batch", AUG_HEAD + '''
+    flip = torch.rand(N, generator=generator, device=x.device) < flip_p
+    x = torch.where(flip[:, None, None, None], x.flip(2), x)
+''' + AUG_CROP, "flip the last dimension", ""),
+    ("augment_batch", AUG_HEAD + '''
+    flip = torch.rand(N, generator=generator, device=x.device) > flip_p
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+''' + AUG_CROP, "one coin per image", "fraction of images flipped"),
+    ("augment_batch", AUG_HEAD + '''
+    if torch.rand(1, generator=generator, device=x.device).item() < flip_p:
+        x = x.flip(-1)
+''' + AUG_CROP, "one coin per image", ""),
+    ("augment_batch", AUG_HEAD + '''
+    flip = torch.rand(N, generator=generator, device=x.device) < flip_p
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+''' + AUG_CROP.replace("2 * pad + 1", "2 * pad"), "excludes its upper bound", ""),
+    ("augment_batch", AUG_HEAD + '''
+    flip = torch.rand(N, device=x.device) < flip_p
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+''' + AUG_CROP.replace("generator=generator, ", ""), "draw every random number from `generator`", ""),
+    ("augment_batch", AUG_HEAD + '''
+    for i in range(N):
+        if torch.rand(1, generator=generator, device=x.device).item() < flip_p:
+            x[i] = x[i].flip(-1)
+''' + AUG_CROP, "do not change x in place", ""),
+    ("augment_batch", AUG_HEAD + '''
+    flip = torch.rand(N, generator=generator, device=x.device) < flip_p
+    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+''' + AUG_CROP.replace("(pad, pad, pad, pad))", "(pad, pad, pad, pad), mode='replicate')"), "pad each image with zeros", ""),
+    ("input_saliency", SALIENCY_HEAD + '''    picked = scores[torch.arange(len(target)), target]
+    return torch.autograd.grad(picked.sum(), x)[0].abs()
+''', "signed gradient", ""),
+    ("input_saliency", SALIENCY_HEAD + '''    probs = torch.softmax(scores, dim=1)
+    return torch.autograd.grad(probs[torch.arange(len(target)), target].sum(), x)[0]
+''', "softmax probability", ""),
+    ("input_saliency", SALIENCY_HEAD + '''    best = scores.argmax(dim=1)
+    return torch.autograd.grad(scores[torch.arange(len(x)), best].sum(), x)[0]
+''', "not the predicted one", ""),
+    ("input_saliency", SALIENCY_HEAD + '''    F.cross_entropy(scores, target).backward()
+    return x.grad
+''', None, "changed the `.grad`"),
+]
+
+
+@pytest.mark.parametrize("exercise,source,hint,message", NEW_CATALOGUE,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(NEW_CATALOGUE)])
+def test_new_exercise_wrong_implementation_fails_with_its_hint(exercise, source, hint, message):
+    assert_fails_with(UNIT, exercise, HEADER + source, hint, message)
+
+
+def test_catalogue_covers_every_exercise():
+    assert {c[0] for c in CATALOGUE + NEW_CATALOGUE} == _exercise_names()
+
+
+def test_new_exercises_accept_other_sound_implementations():
+    """np-style fold sizes, a flip by indexing, saliency by backward() on a copy, groups by class name."""
+    source = HEADER + '''
+def k_fold_indices(n, k, generator):
+    perm = torch.randperm(n, generator=generator)
+    bounds = [round(i * n / k) for i in range(k + 1)]
+    return [perm[a:b] for a, b in zip(bounds, bounds[1:])]
+
+def augment_batch(x, generator, flip_p=0.5, pad=4):
+    N, C, H, W = x.shape
+    flip = torch.rand(N, generator=generator, device=x.device) < flip_p
+    out = x.clone()
+    out[flip] = x[flip][..., torch.arange(W - 1, -1, -1, device=x.device)]
+    canvas = x.new_zeros(N, C, H + 2 * pad, W + 2 * pad)
+    canvas[:, :, pad:pad + H, pad:pad + W] = out
+    offs = torch.randint(0, 2 * pad + 1, (N, 2), generator=generator, device=x.device)
+    return torch.stack([canvas[i, :, a:a + H, b:b + W] for i, (a, b) in enumerate(offs.tolist())])
+
+def decay_parameter_groups(model):
+    decay, no_decay = [], []
+    for module in model.modules():
+        norm = "Norm" in type(module).__name__
+        for name, p in module.named_parameters(recurse=False):
+            (no_decay if norm or name.endswith("bias") else decay).append(p)
+    return decay, no_decay
+
+def elastic_net_penalty(params, l1, l2):
+    total = 0.0
+    for p in params:
+        total = total + l1 * p.abs().sum() + l2 * p.pow(2).sum()
+    return total
+
+def input_saliency(model, x, target):
+    x = x.detach().clone().requires_grad_(True)
+    scores = model(x)
+    one_hot = F.one_hot(target, scores.shape[1]).to(scores.dtype)
+    return torch.autograd.grad((scores * one_hot).sum(), x)[0]
+'''
+    names = ["k_fold_indices", "augment_batch", "decay_parameter_groups", "elastic_net_penalty", "input_saliency"]
+    result = check_source(UNIT, source, names)
+    failed = {n: [c.message for c in e.checks if not c.passed] for n, e in result.exercises.items() if not e.passed}
+    assert not failed
+
+
+def test_saliency_reference_matches_finite_differences():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Tanh(), torch.nn.Linear(7, 3)).double()
+    x, target = torch.randn(4, 5, dtype=torch.float64), torch.tensor([0, 2, 1, 2])
+    grad = ADV.input_saliency(model, x, target)
+    for n in range(4):
+        for i in range(5):
+            e = torch.zeros_like(x[n])
+            e[i] = 1e-6
+            diff = (model(x[n] + e)[target[n]] - model(x[n] - e)[target[n]]) / 2e-6
+            assert math.isclose(grad[n, i].item(), diff.item(), rel_tol=1e-6, abs_tol=1e-8)
+
+
+def test_elastic_net_is_the_two_penalties_together():
+    params = [torch.randn(3, 4), torch.randn(5)]
+    assert torch.allclose(REG.elastic_net_penalty(params, 0.3, 0.7),
+                          REG.l1_penalty(params, 0.3) + REG.l2_penalty(params, 0.7))
+
+
+def test_decay_groups_reference_on_a_nested_model():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4),
+                                torch.nn.Sequential(torch.nn.Linear(4, 4, bias=False), torch.nn.LayerNorm([2, 2])))
+    decay, no_decay = REG.decay_parameter_groups(model)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert sorted(names[id(p)] for p in decay) == ["0.weight", "2.0.weight"]
+    assert sorted(names[id(p)] for p in no_decay) == ["0.bias", "1.bias", "1.weight", "2.1.bias", "2.1.weight"]
+
+
+def test_k_fold_reference_partitions_with_near_equal_sizes():
+    aug = _load("augmentation")
+    for n, k in ((10, 4), (7, 7), (23, 5), (5, 1)):
+        folds = aug.k_fold_indices(n, k, torch.Generator().manual_seed(n))
+        assert len(folds) == k and max(map(len, folds)) - min(map(len, folds)) <= 1
+        assert sorted(torch.cat(folds).tolist()) == list(range(n))
+
+
+def _augment_measure(x, out, pad, after=None, rate=True):
+    from grader.drivers import properties
+    from grader.runner.wire import Array
+
+    def array(t):
+        return Array(t.numpy(), str(t.dtype).removeprefix("torch."))
+
+    raw = {"out": array(out), "x after the call": array(x if after is None else after)}
+    return properties.measure_augment(raw, {"x": array(x), "pad": pad, "rate": rate}, None)
+
+
+def test_augment_measure_accepts_the_reference_and_sees_forgeries():
+    """The trusted measurement decides from plain data: another image's crop, a rolled (wrapped) shift,
+    a half-flipped image or a changed x are all caught."""
+    from grader.drivers import properties as P
+
+    aug = _load("augmentation")
+    x = torch.rand(400, 2, 5, 5) + 0.1
+    out = aug.augment_batch(x, torch.Generator().manual_seed(3), flip_p=0.3, pad=2)
+    good = _augment_measure(x, out, 2)
+    assert good[P.AUG_CROP] and good[P.AUG_UPRIGHT] and good[P.AUG_SHIFTS] and good[P.AUG_INPUT]
+    assert abs(good[P.AUG_RATE] - 0.3) < 0.1
+    swapped = out.clone()
+    swapped[[0, 1]] = out[[1, 0]]
+    assert not _augment_measure(x, swapped, 2)[P.AUG_CROP]
+    assert not _augment_measure(x, torch.roll(x, 1, dims=-1), 2)[P.AUG_CROP]
+    half = out.clone()
+    half[0, 0] = half[0, 0].flip(-1)
+    assert not _augment_measure(x, half, 2)[P.AUG_CROP]
+    upside = _augment_measure(x, x.flip(-2), 2)
+    assert not upside[P.AUG_UPRIGHT] and not upside[P.AUG_CROP]
+    assert not _augment_measure(x, out, 2, after=x * 0.5)[P.AUG_INPUT]
+
+
+def test_augment_flip_rate_bound_holds_for_the_reference_on_many_seeds():
+    from grader.drivers import properties as P
+
+    aug = _load("augmentation")
+    tol = DIGITS.rate_tolerance(DIGITS.AUG_RATE_N, cases=len(DIGITS.AUG_RATE_P))
+    assert tol < 0.5 / 2   # flip_p and 1 - flip_p are told apart
+    x = torch.rand(DIGITS.AUG_RATE_N, 1, 5, 5) + 0.1
+    for seed in range(5):
+        out = aug.augment_batch(x, torch.Generator().manual_seed(seed), flip_p=0.25, pad=2)
+        assert abs(_augment_measure(x, out, 2)[P.AUG_RATE] - 0.25) < tol

@@ -9,7 +9,8 @@ import torch
 from helpers import ROOT, assert_fails_with, check_path
 
 
-EXERCISES = ["rnn_step", "lstm_step", "gru_step", "lstm_forward"]
+EXERCISES = ["rnn_step", "lstm_step", "gru_step", "lstm_forward", "bidirectional_rnn", "many_to_one_classifier",
+             "teacher_forcing_inputs", "seq2seq_loss"]
 
 
 def _reference():
@@ -189,8 +190,143 @@ def lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh):
 """, "does not allow"),
 ]
 
+RNN_OK = STEP_PRELUDE + """
+def rnn_step(x, h, W_xh, W_hh, b):
+    return tanh(x @ W_xh + h @ W_hh + b)
+"""
+
+
+def _birnn_src(body):
+    return RNN_OK + "\ndef bidirectional_rnn(x, h0, params_fwd, params_bwd):\n    T = x.shape[0]\n" + body
+
+
+BIRNN = [
+    ("backward states in computing order", _birnn_src("""
+    hf, hb, fw, bw = h0[0], h0[1], [], []
+    for t in range(T):
+        hf = rnn_step(x[t], hf, *params_fwd)
+        fw.append(hf)
+    for t in range(T - 1, -1, -1):
+        hb = rnn_step(x[t], hb, *params_bwd)
+        bw.append(hb)
+    return torch.cat([torch.stack(fw), torch.stack(bw)], dim=-1), torch.stack([hf, hb])
+"""), "in the order they were computed"),
+    ("backward reads forwards", _birnn_src("""
+    hf, hb, fw, bw = h0[0], h0[1], [], []
+    for t in range(T):
+        hf = rnn_step(x[t], hf, *params_fwd)
+        hb = rnn_step(x[t], hb, *params_bwd)
+        fw.append(hf)
+        bw.append(hb)
+    return torch.cat([torch.stack(fw), torch.stack(bw)], dim=-1), torch.stack([hf, hb])
+"""), "from x[T-1] down to x[0]"),
+    ("one set of weights", _birnn_src("""
+    hf, hb, fw, bw = h0[0], h0[1], [], [None] * T
+    for t in range(T):
+        hf = rnn_step(x[t], hf, *params_fwd)
+        fw.append(hf)
+    for t in reversed(range(T)):
+        hb = rnn_step(x[t], hb, *params_fwd)
+        bw[t] = hb
+    return torch.cat([torch.stack(fw), torch.stack(bw)], dim=-1), torch.stack([hf, hb])
+"""), "uses params_bwd"),
+    ("h_n from the last row", _birnn_src("""
+    hf, hb, fw, bw = h0[0], h0[1], [], [None] * T
+    for t in range(T):
+        hf = rnn_step(x[t], hf, *params_fwd)
+        fw.append(hf)
+    for t in reversed(range(T)):
+        hb = rnn_step(x[t], hb, *params_bwd)
+        bw[t] = hb
+    out = torch.cat([torch.stack(fw), torch.stack(bw)], dim=-1)
+    H = hf.shape[1]
+    return out, torch.stack([out[-1, :, :H], out[-1, :, H:]])
+"""), "not outputs[-1]"),
+]
+
+
+def _classifier_src(body):
+    return (STEP_OK + """
+def lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh):
+    h, c, outs = h0, c0, []
+    for x in X:
+        h, c = lstm_step(x, h, c, W_ih, W_hh, b_ih, b_hh)
+        outs.append(h)
+    return torch.stack(outs), (h, c)
+
+def many_to_one_classifier(X, h0, c0, W_ih, W_hh, b_ih, b_hh, W_out, b_out):
+    outputs, (h_T, c_T) = lstm_forward(X, h0, c0, W_ih, W_hh, b_ih, b_hh)
+""" + body)
+
+
+CLASSIFIER = [
+    ("mean pooling", _classifier_src("    return outputs.mean(0) @ W_out.T + b_out\n"), "not the mean"),
+    ("cell state", _classifier_src("    return c_T @ W_out.T + b_out\n"), "not the cell state c_T"),
+    ("probabilities", _classifier_src("    return torch.softmax(h_T @ W_out.T + b_out, -1)\n"), "return the scores"),
+    ("first step", _classifier_src("    return outputs[0] @ W_out.T + b_out\n"), "not the first step's"),
+]
+
+TEACHER_HEAD = "def teacher_forcing_inputs(targets, bos):\n"
+TEACHER = [
+    ("no shift", TEACHER_HEAD + "    return targets.clone()\n", "never the token it has to predict"),
+    ("bos at the end", TEACHER_HEAD + "    return torch.cat([targets[1:], torch.full_like(targets[:1], bos)])\n",
+     "bos goes first"),
+    ("one step too many", TEACHER_HEAD + "    return torch.cat([torch.full_like(targets[:1], bos), targets])\n",
+     "drop the last target"),
+    ("shifted along the batch", TEACHER_HEAD + """    out = targets.roll(1, dims=1)
+    out[:, 0] = bos
+    return out
+""", "shift along dim 0"),
+]
+
+SEQ2SEQ_HEAD = """
+import torch.nn.functional as F
+
+def seq2seq_loss(encoder_cell, decoder_cell, embedding, readout, source, targets, bos, teacher_forcing=True):
+    h = torch.zeros(source.shape[1], encoder_cell.hidden_size, dtype=readout.weight.dtype)
+    for s in range(source.shape[0]):
+        h = encoder_cell(embedding(source[s]), h)
+    token, total = torch.full_like(targets[0], bos), 0
+"""
+SEQ2SEQ = [
+    ("reads the answer", SEQ2SEQ_HEAD + """    for t in range(len(targets)):
+        h = decoder_cell(embedding(targets[t]), h)
+        total = total + F.cross_entropy(readout(h), targets[t])
+    return total / len(targets)
+""", "must not read the token it predicts"),
+    ("summed over steps", SEQ2SEQ_HEAD + """    for t in range(len(targets)):
+        h = decoder_cell(embedding(token), h)
+        scores = readout(h)
+        total = total + F.cross_entropy(scores, targets[t])
+        token = targets[t] if teacher_forcing else scores.argmax(1)
+    return total
+""", "do not sum over the steps"),
+    ("always teacher forced", SEQ2SEQ_HEAD + """    for t in range(len(targets)):
+        h = decoder_cell(embedding(token), h)
+        total = total + F.cross_entropy(readout(h), targets[t])
+        token = targets[t]
+    return total / len(targets)
+""", "feed back the decoder's own prediction"),
+    ("calls backward itself", SEQ2SEQ_HEAD + """    for t in range(len(targets)):
+        h = decoder_cell(embedding(token), h)
+        scores = readout(h)
+        total = total + F.cross_entropy(scores, targets[t])
+        token = targets[t] if teacher_forcing else scores.argmax(1)
+    loss = total / len(targets)
+    loss.backward()
+    return loss
+""", "leave loss.backward() to the caller"),
+]
+
 CATALOGUE = ([("rnn_step", label, STEP_PRELUDE + src, hint) for label, src, hint in RNN] + [("lstm_step", *row) for row in LSTM]
-             + [("gru_step", *row) for row in GRU] + [("lstm_forward", *row) for row in FORWARD])
+             + [("gru_step", *row) for row in GRU] + [("lstm_forward", *row) for row in FORWARD]
+             + [("bidirectional_rnn", *row) for row in BIRNN] + [("many_to_one_classifier", *row) for row in CLASSIFIER]
+             + [("teacher_forcing_inputs", label, "import torch\n" + src, hint) for label, src, hint in TEACHER]
+             + [("seq2seq_loss", label, "import torch\n" + src, hint) for label, src, hint in SEQ2SEQ])
+
+
+def test_catalogue_covers_every_exercise():
+    assert {row[0] for row in CATALOGUE} == set(EXERCISES)
 
 
 @pytest.mark.parametrize("exercise, label, source, hint", CATALOGUE,
@@ -247,3 +383,33 @@ def test_lstm_forward_matches_lstm_with_gradients():
     theirs = torch.autograd.grad(want.sum() + c_n.sum(), [X, *lstm.parameters()])
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b)
+
+
+def test_bidirectional_reference_matches_nn_rnn():
+    rnn = torch.nn.RNN(3, 4, bidirectional=True).double()
+    with torch.no_grad():
+        rnn.bias_hh_l0.zero_()
+        rnn.bias_hh_l0_reverse.zero_()
+    x, h0 = torch.randn(5, 2, 3, dtype=torch.float64), torch.randn(2, 2, 4, dtype=torch.float64)
+    fwd = (rnn.weight_ih_l0.T, rnn.weight_hh_l0.T, rnn.bias_ih_l0)
+    bwd = (rnn.weight_ih_l0_reverse.T, rnn.weight_hh_l0_reverse.T, rnn.bias_ih_l0_reverse)
+    got = REF.bidirectional_rnn(x, h0, fwd, bwd)
+    torch.testing.assert_close(got, rnn(x, h0))
+
+
+def test_seq2seq_reference_with_teacher_forcing_matches_nn_gru():
+    torch.manual_seed(0)
+    V, E, H = 7, 3, 4
+    enc, dec = torch.nn.GRUCell(E, H).double(), torch.nn.GRUCell(E, H).double()
+    emb, out = torch.nn.Embedding(V, E).double(), torch.nn.Linear(H, V).double()
+    source, targets = torch.randint(0, V, (4, 3)), torch.randint(1, V, (5, 3))
+    loss = REF.seq2seq_loss(enc, dec, emb, out, source, targets, 0)
+    gru_e, gru_d = torch.nn.GRU(E, H).double(), torch.nn.GRU(E, H).double()
+    with torch.no_grad():
+        for gru, cell in ((gru_e, enc), (gru_d, dec)):
+            for name, value in cell.named_parameters():
+                getattr(gru, name + "_l0").copy_(value)
+    _, h = gru_e(emb(source))
+    states, _ = gru_d(emb(REF.teacher_forcing_inputs(targets, 0)), h)
+    want = torch.nn.functional.cross_entropy(out(states).reshape(-1, V), targets.reshape(-1))
+    torch.testing.assert_close(loss, want)
