@@ -124,6 +124,24 @@ def value_source(**changes):
     return text
 
 
+# init_weight: one template, with the parts students get wrong as slots -------
+INIT_TEMPLATE = """
+def init_weight(shape, scheme, generator=None):
+    rf = math.prod(shape[2:])
+    fan_in, fan_out = {fans}
+    var = {{"xavier_uniform": 2 / (fan_in + fan_out), "xavier_normal": 2 / (fan_in + fan_out),
+            "he_uniform": 2 / fan_in, "he_normal": 2 / fan_in, "lecun_normal": 1 / fan_in}}.get(scheme)
+    if var is None:
+        raise ValueError(f"unknown scheme {{scheme}}")
+    w = torch.empty(shape)
+    if scheme.endswith("uniform"):
+        a = {bound}
+        return w.uniform_(-a, a, {gen})
+    return w.normal_(0.0, math.sqrt(var), {gen})
+"""
+INIT_OK = INIT_TEMPLATE.format(fans="shape[1] * rf, shape[0] * rf", bound="math.sqrt(3 * var)", gen="generator=generator")
+
+
 CATALOGUE = [
     # (exercise, student source, hint substring or None, message substring)
     ("Value", value_source(ADD_BACKWARD="self.grad = out.grad; other.grad = out.grad"), "grad +=", ""),
@@ -316,6 +334,68 @@ def clip_grad_norm(grads, max_norm):
     total = torch.nn.utils.clip_grad_norm_(params, max_norm)
     return [p.grad for p in params], total
 """, None, "does not allow"),
+    ("init_weight", INIT_TEMPLATE.format(fans="shape[1], shape[0]", bound="math.sqrt(3 * var)", gen="generator=generator"),
+     "fan_in = in * kh * kw", ""),
+    ("init_weight", INIT_TEMPLATE.format(fans="shape[0] * rf, shape[1] * rf", bound="math.sqrt(3 * var)",
+                                         gen="generator=generator"), "you swapped them", ""),
+    ("init_weight", INIT_TEMPLATE.format(fans="shape[1] * rf, shape[0] * rf", bound="math.sqrt(var)",
+                                         gen="generator=generator"), "sqrt(3)", ""),
+    ("init_weight", INIT_TEMPLATE.format(fans="shape[1] * rf, shape[0] * rf", bound="math.sqrt(3 * var)", gen=""),
+     "so a seed reproduces the weights", ""),
+    ("init_weight", """
+def init_weight(shape, scheme, generator=None):
+    w = torch.empty(shape)
+    fn = {"xavier_uniform": torch.nn.init.xavier_uniform_, "xavier_normal": torch.nn.init.xavier_normal_,
+          "he_uniform": torch.nn.init.kaiming_uniform_, "he_normal": torch.nn.init.kaiming_normal_}
+    return fn[scheme](w, generator=generator)
+""", None, "does not allow"),
+    ("init_weight", """
+def init_weight(shape, scheme, generator=None):
+    rf = 1
+    for k in shape[2:]:
+        rf *= k
+    fan_in, fan_out = shape[1] * rf, shape[0] * rf
+    if scheme.startswith("xavier"):
+        var = 2 / (fan_in + fan_out)
+    elif scheme.startswith("he"):
+        var = 2 / fan_in
+    elif scheme == "lecun_normal":
+        var = 1 / fan_in
+    else:
+        raise ValueError(scheme)
+    if scheme.endswith("uniform"):
+        a = math.sqrt(3 * var)
+        return torch.empty(shape).uniform_(-a, a, generator=generator)
+    return torch.empty(shape).normal_(0, var, generator=generator)
+""", "the square root of the variance", ""),
+    ("activation_variance_through_depth", INIT_OK + """
+def activation_variance_through_depth(x, depth, scheme, activation="relu", generator=None):
+    act = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}[activation]
+    h, out = x, []
+    for _ in range(depth):
+        z = h @ init_weight((x.shape[1], x.shape[1]), scheme, generator).T
+        out.append(z.var())
+        h = act(z)
+    return torch.stack(out)
+""", "after the activation", ""),
+    ("activation_variance_through_depth", INIT_OK + """
+def activation_variance_through_depth(x, depth, scheme, activation="relu", generator=None):
+    act = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}[activation]
+    h, out = x, []
+    for _ in range(depth):
+        h = act(h @ torch.randn(x.shape[1], x.shape[1], generator=generator))
+        out.append(h.var())
+    return torch.tensor(out)
+""", "not with a fixed scale", ""),
+    ("activation_variance_through_depth", INIT_OK + """
+def activation_variance_through_depth(x, depth, scheme, activation="relu", generator=None):
+    act = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}[activation]
+    h, out = x, [x.var()]
+    for _ in range(depth):
+        h = act(h @ init_weight((x.shape[1], x.shape[1]), scheme, generator).T)
+        out.append(h.var())
+    return torch.stack(out)
+""", "leave out the input", "number of values"),
 ]
 
 
@@ -351,6 +431,27 @@ def clip_grad_norm(grads, max_norm):
     result = check_source(UNIT, source, names)
     for ex in result.exercises.values():
         assert ex.passed, (ex.name, [c.message for c in ex.checks if not c.passed])
+
+
+def test_init_weight_written_another_way_passes():
+    """Uniform draws from torch.rand and normal ones from torch.randn, both with the generator, pass."""
+    source = HEADER + """
+def init_weight(shape, scheme, generator=None):
+    fan_in = shape[1] * math.prod(shape[2:])
+    fan_out = shape[0] * math.prod(shape[2:])
+    table = {"xavier_uniform": (True, 2 / (fan_in + fan_out)), "xavier_normal": (False, 2 / (fan_in + fan_out)),
+             "he_uniform": (True, 2 / fan_in), "he_normal": (False, 2 / fan_in), "lecun_normal": (False, 1 / fan_in)}
+    if scheme not in table:
+        raise ValueError(scheme)
+    uniform, var = table[scheme]
+    device = generator.device if generator is not None else "cpu"
+    if uniform:
+        a = (3 * var) ** 0.5
+        return (torch.rand(shape, generator=generator, device=device) * 2 - 1) * a
+    return torch.randn(shape, generator=generator, device=device) * var ** 0.5
+"""
+    result = check_source(UNIT, source, ["init_weight"]).exercises["init_weight"]
+    assert result.passed, [c.message for c in result.checks if not c.passed]
 
 
 # The references agree with PyTorch ------------------------------------------
