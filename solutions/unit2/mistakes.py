@@ -3,6 +3,7 @@ import math
 
 import torch
 
+from .init import ACTIVATIONS, SCHEMES, fans, init_weight
 from .layers import affine_backward, affine_forward, relu_backward
 
 
@@ -351,14 +352,12 @@ def _draw(shape, std, uniform, generator, dtype=torch.float32):
     return w.normal_(0.0, std, generator=generator)
 
 
-def _wrong_init(shape, scheme, generator, fans=None, variance=None, bound_is_std=False, std_is_variance=False,
+def _wrong_init(shape, scheme, generator, fan_rule=fans, variance=None, bound_is_std=False, std_is_variance=False,
                 dtype=torch.float32, use_generator=True):
-    from .init import SCHEMES, fans as right_fans
-
     if scheme not in SCHEMES or len(shape) < 2:
         raise ValueError(scheme)
     distribution, right_variance = SCHEMES[scheme]
-    fan_in, fan_out = (fans or right_fans)(tuple(shape))
+    fan_in, fan_out = fan_rule(tuple(shape))
     var = (variance or right_variance)(fan_in, fan_out)
     std = var if std_is_variance else math.sqrt(var)
     uniform = distribution == "uniform"
@@ -368,12 +367,11 @@ def _wrong_init(shape, scheme, generator, fans=None, variance=None, bound_is_std
 
 
 def init_no_receptive_field(shape, scheme, generator=None):
-    return _wrong_init(shape, scheme, generator, fans=lambda s: (s[1], s[0]))
+    return _wrong_init(shape, scheme, generator, fan_rule=lambda s: (s[1], s[0]))
 
 
 def init_fans_swapped(shape, scheme, generator=None):
-    from .init import fans
-    return _wrong_init(shape, scheme, generator, fans=lambda s: fans(s)[::-1])
+    return _wrong_init(shape, scheme, generator, fan_rule=lambda s: fans(s)[::-1])
 
 
 def init_bound_is_std(shape, scheme, generator=None):
@@ -385,7 +383,6 @@ def init_variance_as_std(shape, scheme, generator=None):
 
 
 def init_he_without_two(shape, scheme, generator=None):
-    from .init import SCHEMES
     halved = (lambda fi, fo: 1.0 / fi) if scheme.startswith("he") else SCHEMES.get(scheme, (None, None))[1]
     return _wrong_init(shape, scheme, generator, variance=halved)
 
@@ -401,8 +398,6 @@ def init_float64(shape, scheme, generator=None):
 
 # activation_variance_through_depth ----------------------------------------------
 def _depth_run(x, depth, scheme, activation, generator, weight_of, record_pre=False, include_input=False):
-    from .init import ACTIVATIONS
-
     g, h = ACTIVATIONS[activation], x
     out = [x.var()] if include_input else []
     for _ in range(depth):
@@ -413,7 +408,6 @@ def _depth_run(x, depth, scheme, activation, generator, weight_of, record_pre=Fa
 
 
 def _init_of(scheme, generator):
-    from .init import init_weight
     return lambda width: init_weight((width, width), scheme, generator)
 
 
