@@ -97,7 +97,7 @@ def squared_hinge_loss(scores, y, margin=1.0):
     N = scores.shape[0]
     rows = torch.arange(N, device=scores.device)
     correct = scores[rows, y].unsqueeze(1)                     # (N, 1)
-    margins = (scores - correct + margin).clamp(min=0)         # (N, C)
+    margins = torch.relu(scores - correct + margin)            # (N, C), zero where the margin holds
     margins[rows, y] = 0
     loss = (margins ** 2).sum() / N
     dscores = 2 * margins                                      # (N, C)
