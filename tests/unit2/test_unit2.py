@@ -575,3 +575,41 @@ def test_clipping_matches_torch_nn_utils():
         torch.testing.assert_close(a, p.grad)
     for a, b in zip(grads, before):
         assert torch.equal(a, b)
+
+
+# The statistics the initialisation checks rest on ---------------------------
+def test_draw_measurements_tell_uniform_from_normal_and_place_values_in_bands():
+    import numpy as np
+
+    from grader.drivers.random_draws import measure_bands, measure_bound, measure_distribution, measure_scale
+    from grader.runner.wire import Array
+
+    rng = np.random.default_rng(0)
+    uniform = Array(rng.uniform(-0.5, 0.5, size=(200, 200)).astype(np.float32), "float32", "cpu")
+    normal = Array(rng.normal(0.0, 0.5, size=(200, 200)).astype(np.float32), "float32", "cpu")
+    assert abs(measure_distribution(uniform, {}, None)["excess kurtosis"] + 1.2) < 0.05
+    assert abs(measure_distribution(normal, {}, None)["excess kurtosis"]) < 0.1
+    assert abs(measure_scale(normal, {}, None)["standard deviation"] - 0.5) < 0.01
+    assert 0.499 < measure_bound(uniform, {}, None)["largest |value|"] <= 0.5
+    values = Array(np.array([0.7, 0.1, 1e-6], dtype=np.float32), "float32", "cpu")
+    bands = {"first": [0, 0.5, 1.0], "last": [-1, 1e-3, 1.0], "beyond": [5, 0, 1]}
+    assert measure_bands(values, {"bands": bands}, None) == {
+        "number of values": 3, "first": "within [0.5, 1]", "last": "below [0.001, 1]", "beyond": "missing"}
+
+
+def test_reference_init_matches_torch_nn_init_statistics():
+    """The reference's standard deviations equal those of torch.nn.init's own functions on the same shapes."""
+    spec = importlib.util.spec_from_file_location("unit2_init", ROOT / "solutions" / UNIT / "init.py")
+    init = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(init)
+    torch_init = {"xavier_uniform": torch.nn.init.xavier_uniform_, "xavier_normal": torch.nn.init.xavier_normal_,
+                  "he_uniform": lambda w: torch.nn.init.kaiming_uniform_(w, nonlinearity="relu"),
+                  "he_normal": lambda w: torch.nn.init.kaiming_normal_(w, nonlinearity="relu")}
+    for shape in ((300, 200), (64, 32, 3, 3)):
+        for scheme, fn in torch_init.items():
+            ours = init.init_weight(shape, scheme, torch.Generator().manual_seed(0))
+            theirs = fn(torch.empty(shape))
+            assert ours.dtype == torch.float32 and ours.shape == theirs.shape
+            assert abs(ours.std() / theirs.std() - 1) < 0.05, (scheme, shape)
+    with pytest.raises(ValueError):
+        init.init_weight((3, 4), "orthogonal")
