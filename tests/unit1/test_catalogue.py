@@ -130,7 +130,7 @@ def softmax(z, dim=-1):
     ("softmax", """
 def softmax(z, dim=-1):
     return F.softmax(z, dim=dim)
-""", None, "uses `torch.nn.functional.softmax` (<student>, line 5), which this exercise does not allow"),
+""", None, "uses `torch.nn.functional.softmax` (<student>, line 6), which this exercise does not allow"),
     ("softmax", """
 def helper(t, d):
     return t.softmax(d)
