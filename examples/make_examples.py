@@ -17,9 +17,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = ROOT / "solutions" / "unit1" / "shallow.py"
+AUTOENCODER = ROOT / "solutions" / "unit1" / "autoencoder.py"
 MISTAKES = ROOT / "solutions" / "unit1" / "mistakes.py"
 FUNCTIONS = ("perceptron_forward", "delta_rule_update", "logistic_regression_step", "softmax",
-             "softmax_cross_entropy", "multiclass_hinge_loss")
+             "softmax_cross_entropy", "multiclass_hinge_loss", "least_squares", "squared_hinge_loss",
+             "Autoencoder", "reconstruction_scores")
 
 
 def _segments(path: Path) -> dict[str, str]:
@@ -36,8 +38,8 @@ def _segments(path: Path) -> dict[str, str]:
 
 def reference_cells() -> dict[str, str]:
     """One cell per exercise (plus 'imports'), from the reference solution."""
-    ref = _segments(SOLUTION)
-    cells = {"imports": "import torch\n"}
+    ref = {**_segments(SOLUTION), **_segments(AUTOENCODER)}
+    cells = {"imports": "import torch\nfrom torch import nn\n"}
     cells["perceptron_forward"] = ref["step"] + "\n\n" + ref["ACTIVATIONS"] + "\n\n" + ref["perceptron_forward"]
     for name in FUNCTIONS[1:]:
         cells[name] = ref[name]

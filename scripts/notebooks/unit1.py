@@ -14,7 +14,8 @@ CELLS = [
 A shallow network has one layer of weights between its input and its output.
 In this notebook you will write, with plain tensor operations, the pieces that
 every deeper network is built from: a single neuron, two classic learning
-rules, and the two losses used for classification.
+rules, the losses used for classification, a linear model solved in closed
+form, and a small autoencoder that finds unusual inputs.
 
 **How you are graded.** Each exercise ends with a check cell. It runs your
 function on inputs you do not see (several shapes, `float32` and `float64`,
@@ -151,6 +152,19 @@ def softmax(z, dim=-1):
 check("softmax")
 """),
 ("markdown", r"""
+**Sanity check with the lecture's numbers.** For the scores $[1, 3, 4, 7]$,
+subtracting the maximum gives $[-6, -4, -3, 0]$. The exponentials are
+about $0.0025, 0.0183, 0.0498$ and $1$, and they add up to about $1.0706$. The
+probabilities are therefore about $0.0023, 0.0171, 0.0465$ and $0.9341$. The
+largest score takes almost all of the mass, although it is only $3$ above the
+next one.
+"""),
+("code", r"""
+p = softmax(torch.tensor([1.0, 3.0, 4.0, 7.0]))
+print(p)
+assert torch.allclose(p, torch.tensor([0.0023, 0.0171, 0.0465, 0.9341]), atol=1e-4)
+"""),
+("markdown", r"""
 ## 5. Softmax cross-entropy and its gradient
 
 For scores $S \in \mathbb R^{N\times C}$ and integer labels $y_i$, the loss is
@@ -180,6 +194,18 @@ def softmax_cross_entropy(scores, y):
 check("softmax_cross_entropy")
 """),
 ("markdown", r"""
+**Sanity check with the lecture's numbers.** In the lecture, a model gives the
+three classes the probabilities $0.2, 0.7$ and $0.1$, and the true class is
+the second one. Only the true class counts in the loss, so it is
+$-\log 0.7 \approx 0.357$. Scores equal to the log-probabilities give exactly
+these probabilities, because their exponentials already sum to one.
+"""),
+("code", r"""
+loss, _ = softmax_cross_entropy(torch.log(torch.tensor([[0.2, 0.7, 0.1]])), torch.tensor([1]))
+print(loss)
+assert abs(loss.item() - 0.3567) < 1e-4
+"""),
+("markdown", r"""
 ## 6. The multiclass hinge loss
 
 The multiclass SVM (Weston–Watkins) wants the correct class's score to beat
@@ -207,6 +233,173 @@ def multiclass_hinge_loss(scores, y, margin=1.0):
 ("code", r"""
 check("multiclass_hinge_loss")
 """),
+("markdown", r"""
+## 7. Least squares and ridge regression in closed form
+
+A linear model $\hat{\mathbf y} = X\mathbf w + b$ with $X \in \mathbb R^{N\times D}$
+can be fitted without any gradient steps. Ridge regression minimises the
+summed squared error plus a penalty on the weights:
+
+$$ E(\mathbf w, b) = \lVert X\mathbf w + b\mathbf 1 - \mathbf y\rVert^2 + \lambda \lVert \mathbf w\rVert^2 . $$
+
+The bias is not penalised: shifting every target by a constant should shift $b$
+by the same constant and leave $\mathbf w$ alone. Setting $\partial E/\partial b = 0$ gives
+$b = \bar y - \bar{\mathbf x}\cdot\mathbf w$ ($\bar{\mathbf x}$ is the mean row of $X$ and $\bar y$ the
+mean target). Substituting it back leaves a problem in the centred data
+$X_c = X - \bar{\mathbf x}$, $\mathbf y_c = \mathbf y - \bar y$ alone. Its gradient
+vanishes where
+
+$$ (X_c^\top X_c + \lambda I)\,\mathbf w = X_c^\top \mathbf y_c . $$
+
+With $\lambda = 0$ these are the normal equations of ordinary least squares.
+They have one solution only when the centred columns are linearly
+independent. Any $\lambda > 0$ makes the matrix positive definite, so ridge
+regression also has a unique answer when columns repeat, or when there are
+more features than samples. Solve the system with `torch.linalg.solve`
+rather than forming an inverse: solving is cheaper and more accurate. The checks
+compare your answer with `torch.linalg.lstsq` on the matrix $[X\;\mathbf 1]$
+(with the rows $[\sqrt\lambda I\;\mathbf 0]$ added below it when $\lambda > 0$)
+and with the normal equations. Note that $\lambda$ multiplies the penalty
+beside the *summed* error, not beside the mean.
+"""),
+("code", r'''
+def least_squares(X, y, l2=0.0):
+    """Ridge regression in closed form, the bias not penalised.
+
+    X: (N, D) float tensor, y: (N,) targets, l2: the penalty weight (>= 0)
+    returns: (w, b) with w of shape (D,) and b a 0-d tensor, in X's dtype and device
+    """
+    raise NotImplementedError("write least_squares")
+'''),
+("code", r"""
+check("least_squares")
+"""),
+("markdown", r"""
+## 8. The squared hinge loss
+
+The multiclass hinge loss of section 6 grows linearly with each violated
+margin. Squaring each term penalises large violations more and small ones less,
+and gives a loss that can be differentiated everywhere:
+
+$$ L = \frac1N \sum_i \sum_{j \ne y_i} m_{ij}^2, \qquad m_{ij} = \max\big(0,\; s_{ij} - s_{iy_i} + \Delta\big). $$
+
+The derivative of $m^2$ is $2m$. A term adds $2m_{ij}/N$ to the gradient of
+$s_{ij}$ and subtracts the same amount from the gradient of $s_{iy_i}$:
+
+$$ \frac{\partial L}{\partial s_{ij}} = \frac{2 m_{ij}}{N} \;(j\ne y_i), \qquad
+\frac{\partial L}{\partial s_{iy_i}} = -\frac{2}{N}\sum_{j\ne y_i} m_{ij}. $$
+
+Return the loss and this gradient. Do not use autograd, `F.multi_margin_loss`
+or `nn.MultiMarginLoss`. The checks compare with
+`F.multi_margin_loss(..., p=2)`, which averages over classes where this loss
+sums over them.
+"""),
+("code", r'''
+def squared_hinge_loss(scores, y, margin=1.0):
+    """Multiclass squared hinge loss and its gradient.
+
+    scores: (N, C) float tensor, y: (N,) int64 labels, margin: float
+    returns: (loss, dscores) with loss a 0-d tensor and dscores of shape (N, C)
+    """
+    raise NotImplementedError("write squared_hinge_loss")
+'''),
+("code", r"""
+check("squared_hinge_loss")
+"""),
+("markdown", r"""
+## 9. An autoencoder
+
+An autoencoder learns to copy its input through a narrow middle layer, the
+*code*. The encoder maps $\mathbf x \in \mathbb R^{d_\text{in}}$ to
+$\mathbf h \in \mathbb R^{d_\text{code}}$ with $d_\text{code} < d_\text{in}$, and the
+decoder maps $\mathbf h$ back to a reconstruction $\hat{\mathbf x}$. Since the code
+is smaller than the input, the network cannot simply learn the identity. It
+has to keep what matters most about typical inputs, and it is trained on
+nothing but the inputs themselves, with the loss $\lVert\hat{\mathbf x} - \mathbf x\rVert^2$.
+
+Here both parts are single `nn.Linear` layers with a **ReLU** between them:
+
+$$ \hat{\mathbf x} = W_\text{dec}\,\operatorname{relu}(W_\text{enc}\mathbf x + \mathbf b_\text{enc}) + \mathbf b_\text{dec}. $$
+
+Without the ReLU, the two layers would collapse into one linear map of rank at
+most $d_\text{code}$, and the best such map is the projection that PCA finds.
+Name the layers `encoder` and `decoder` (the checks load weights by these
+names). `forward(x)` returns the reconstruction, with no activation after
+the decoder.
+"""),
+("code", r'''
+from torch import nn
+
+
+class Autoencoder(nn.Module):
+    """x (N, d_in) -> decoder(relu(encoder(x))) (N, d_in), with a code of d_code units."""
+
+    def __init__(self, d_in, d_code):
+        super().__init__()
+        raise NotImplementedError("write Autoencoder.__init__")
+
+    def forward(self, x):
+        raise NotImplementedError("write Autoencoder.forward")
+'''),
+("code", r"""
+check("Autoencoder")
+"""),
+("markdown", r"""
+## 10. Reconstruction error as an outlier score
+
+An autoencoder trained on typical data reconstructs typical inputs well and
+unusual ones badly. The reconstruction error of a sample is therefore a score
+of how unusual it is. The lecture sums, row by row, the squared entries of the
+difference between a data matrix and its reconstruction. Here the score of sample
+$i$ is its mean squared error over the $D$ features:
+
+$$ \text{score}_i = \frac1D \sum_{d=1}^{D} (\hat x_{id} - x_{id})^2 . $$
+
+Compute it without building an autograd graph (`torch.no_grad()`), and leave
+the model as it is: do not train it or switch its mode.
+
+The cell after the check trains your autoencoder on the handwritten digits of
+scikit-learn (`load_digits`: 1,797 images of 8×8 pixels) and lists the digits
+with the highest scores. They are often badly written or unusually thick. Remove
+the `#` before the last line to run it; it takes a few seconds.
+"""),
+("code", r'''
+def reconstruction_scores(model, x):
+    """Per-sample mean squared reconstruction error.
+
+    model: maps (N, D) to (N, D); x: (N, D)
+    returns: (N,) scores, one per sample
+    """
+    raise NotImplementedError("write reconstruction_scores")
+'''),
+("code", r"""
+check("reconstruction_scores")
+"""),
+("code", r'''
+# Try it yourself (not graded): flag the most unusual digits.
+def flag_digit_outliers(d_code=8, epochs=300, top=8):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = torch.tensor(digits.data / 16.0, dtype=torch.float32)   # (1797, 64) in [0, 1]
+    torch.manual_seed(0)
+    model = Autoencoder(64, d_code)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(epochs):                                      # full-batch training
+        optimiser.zero_grad()
+        loss = ((model(X) - X) ** 2).mean()
+        loss.backward()
+        optimiser.step()
+    model.eval()
+    scores = reconstruction_scores(model, X)                     # (1797,)
+    worst = scores.argsort(descending=True)[:top]
+    print(f"mean score {scores.mean():.4f}; the {top} highest:")
+    for i in worst.tolist():
+        print(f"  image {i:4d}, label {digits.target[i]}, score {scores[i]:.4f}")
+    return worst
+
+# flag_digit_outliers()
+'''),
 ("markdown", r"""
 ## Done?
 

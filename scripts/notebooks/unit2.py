@@ -13,8 +13,8 @@ CELLS = [
 Training a network means repeating two moves: compute how the loss changes when each weight moves a
 little (the gradient, by **backpropagation**), then move every weight a little downhill (an
 **optimiser step**). In this notebook you build both by hand: a tiny automatic-differentiation engine,
-the backward passes of the layers of a two-layer network, four optimisers, a learning-rate schedule and
-two kinds of gradient clipping.
+the backward passes of the layers of a two-layer network, four optimisers, a learning-rate schedule,
+two kinds of gradient clipping, and the weight initialisations that keep a deep network trainable.
 
 **How you are graded.** Each exercise ends with a check cell. It runs your code on inputs you do not
 see and compares the result with PyTorch (`torch.autograd`, `torch.optim`, `torch.nn.utils`). The same
@@ -98,6 +98,16 @@ your `Value` and compares every node's `data` and `grad` with `torch.autograd` o
     def __repr__(self):
         return f"Value(data={self.data}, grad={self.grad})"'''),
     ("code", 'from grader import check\ncheck("Value")'),
+    ("markdown", r"""**Sanity check with the lecture's graph.** Take $f = (x + y)\,z$ at $x = 2$, $y = 3$, $z = -4$.
+The forward pass gives $q = x + y = 5$ and $f = q z = -20$. Going back, $\partial f/\partial z = q = 5$
+and $\partial f/\partial q = z = -4$. The addition passes $-4$ on unchanged to both $x$ and $y$, so
+the three gradients are $-4$, $-4$ and $5$. Your `Value` must give the same numbers."""),
+    ("code", r'''x, y, z = Value(2.0), Value(3.0), Value(-4.0)
+q = x + y                      # 5
+f = q * z                      # -20
+f.backward()
+print(f.data, x.grad, y.grad, z.grad)
+assert (f.data, x.grad, y.grad, z.grad) == (-20.0, -4.0, -4.0, 5.0)'''),
     ("markdown", r"""## 2. The affine layer, forward and backward
 
 A fully connected layer maps a batch $X \in \mathbb R^{N\times D}$ to $Y = XW + b$ with
@@ -157,17 +167,33 @@ Subtract each row's maximum score before `exp` so that large scores do not overf
 Plain gradient descent, $w \leftarrow w - \eta\, \nabla_w L$, uses one learning rate for every weight and
 forgets the past. The optimisers below change one or the other. Each function does **one** step and
 returns new tensors: the weights and the optimiser's state, which the training loop passes back in
-at the next step. The checks run 10 to 30 steps and compare the whole trajectory with `torch.optim`.
+at the next step. The checks run 10 to 30 steps and compare the whole trajectory with `torch.optim`
+(AdaGrad's with the course's reference, see below).
 
 **Momentum** keeps a velocity, an exponentially weighted average of past gradients, and steps along it
-(this is the lecture's form; `torch.optim.SGD` with `dampening=beta` is the same):
+(this is the lecture's form, with $v = 0$ before the first step):
 
 $$v \leftarrow \beta v + (1-\beta)\, g, \qquad w \leftarrow w - \eta\, v.$$
+
+`torch.optim.SGD(momentum=beta, dampening=beta)` follows this rule only when its momentum buffer
+starts at zero, and the checks set it that way. Left to itself, PyTorch fills the buffer on the first
+step with the undamped gradient $g$ instead of $(1-\beta)\,g$, so its first step is $1/(1-\beta)$ times
+longer (ten times for $\beta = 0.9$). The quiz uses PyTorch's undamped form, $v \leftarrow \mu v + g$
+from $v = 0$. Its velocity is the one above divided by $1-\beta$, so it takes the same steps when its
+learning rate is $\eta\,(1-\beta)$.
+
+A note on weight decay: `weight_decay=λ` in `torch.optim` adds $\lambda w$ to the gradient, which is
+the gradient of the penalty $\tfrac{\lambda}{2} w^2$ used in the Unit 3 quiz. Unit 3's `l2_penalty` is
+$\lambda \sum w^2$ without the $\tfrac12$, so with the same $\lambda$ its gradient $2\lambda w$ shrinks the weights twice as fast.
 
 **AdaGrad** gives each weight its own step size, shrinking it for weights whose gradients have been
 large. The cache is the running **sum** of squared gradients, and $\epsilon$ sits inside the root:
 
 $$c \leftarrow c + g^2, \qquad w \leftarrow w - \eta\, \frac{g}{\sqrt{c + \epsilon}}.$$
+
+This exercise is *not* compared with `torch.optim.Adagrad`, which adds $\epsilon$ outside the root,
+$g / (\sqrt{c} + \epsilon)$. The two differ most while $c$ is still small, so the checks use the course's
+own reference.
 
 **RMSProp** replaces AdaGrad's ever-growing sum by an exponential average, so old gradients are
 forgotten and the step size does not shrink to nothing (here, as in `torch.optim.RMSprop`, $\epsilon$
@@ -237,6 +263,94 @@ change the gradients in place; yours must not) and, for the norm version, the no
     """
     raise NotImplementedError("clip_grad_norm")'''),
     ("code", 'check("clip_grad_norm")'),
+    ("markdown", r"""## 6. Weight initialisation
+
+Every layer multiplies its input by a weight matrix. If the weights are too small, the activations
+shrink a little at every layer. If they are too large, the activations grow at every layer. After
+tens of layers they have vanished or exploded, and the gradients with them, because the backward pass
+multiplies by the same matrices. A good initialisation chooses the variance of the weights so that
+the variance of the signal stays about the same from layer to layer.
+
+A unit adds up $n_\text{in}$ products $w_j x_j$. With independent, zero-mean weights and inputs, the
+variance of the sum is $n_\text{in}\,\mathrm{Var}(w)\,\mathrm{Var}(x)$, so $\mathrm{Var}(w) = 1/n_\text{in}$ keeps it.
+The **fans** count these connections. For a linear weight of shape `(out, in)`, `fan_in = in` and
+`fan_out = out`. For a convolution weight `(out, in, kh, kw)`, each output sees `in * kh * kw`
+inputs, so `fan_in = in * kh * kw` and `fan_out = out * kh * kw`. This is how `torch.nn.init`
+counts fans, and the checks compare with that rule.
+
+| scheme | variance of $w$ | distribution | made for |
+|---|---|---|---|
+| `xavier_uniform` (Glorot) | $2 / (\text{fan\_in} + \text{fan\_out})$ | $U(-a, a)$ | tanh, sigmoid |
+| `xavier_normal` | $2 / (\text{fan\_in} + \text{fan\_out})$ | $N(0, \sigma^2)$ | tanh, sigmoid |
+| `he_uniform` (Kaiming) | $2 / \text{fan\_in}$ | $U(-a, a)$ | ReLU |
+| `he_normal` | $2 / \text{fan\_in}$ | $N(0, \sigma^2)$ | ReLU |
+| `lecun_normal` | $1 / \text{fan\_in}$ | $N(0, \sigma^2)$ | SELU, and linear or tanh units |
+
+Xavier averages the forward condition ($1/\text{fan\_in}$) and the backward one ($1/\text{fan\_out}$).
+He doubles LeCun's variance because ReLU sets half of its inputs to zero and so halves the second
+moment of the signal. The uniform distribution $U(-a, a)$ has variance $a^2/3$, so the bound for a
+variance $\sigma^2$ is $a = \sqrt{3}\,\sigma$.
+
+Write `init_weight(shape, scheme, generator=None)`. It returns a new `float32` tensor of that shape,
+drawn with `Tensor.uniform_` or `Tensor.normal_` and passing `generator=generator` to them, so that a
+seeded `torch.Generator` gives the same weights every time. Put it on the generator's device (the CPU
+when there is none). Raise `ValueError` for an unknown scheme. Do not use `torch.nn.init`.
+
+The checks draw large weights and compare statistics with bounds stated in each check's name: the
+standard deviation within 3% of the scheme's, the mean near zero, the excess kurtosis near
+$-1.2$ (uniform) or $0$ (normal), and for the uniform schemes a largest $|w|$ within 0.2% of $a$.
+A correct draw fails them with a probability far below one in a billion. Another check draws twice
+with the same seed."""),
+    ("code", r'''def init_weight(shape, scheme, generator=None):
+    """A new float32 weight of this shape, drawn with the scheme's variance.
+
+    shape: (out, in) or (out, in, kh, kw); scheme: "xavier_uniform", "xavier_normal",
+    "he_uniform", "he_normal" or "lecun_normal"; generator: a torch.Generator or None.
+    """
+    raise NotImplementedError("init_weight")'''),
+    ("code", 'check("init_weight")'),
+    ("markdown", r"""## 7. Activations through depth
+
+Now watch what the initialisation does to a deep network. Push a batch $x$ of shape `(N, width)`
+through `depth` square layers without biases, $h \leftarrow g(h W^\top)$, each with a fresh weight
+`init_weight((width, width), scheme, generator)`, and record the variance of $h$ (over all its
+entries, `h.var()`) after every layer. Return the `depth` variances as a 1-d tensor. The
+activation `g` is `"relu"`, `"tanh"` or `"linear"` (no activation); raise `ValueError` for
+any other.
+
+What to expect for inputs of variance 1 and width 256:
+
+* ReLU with `he_normal`: the variance stays near $1 - 1/\pi \approx 0.68$ at every depth, give or
+  take a factor of about 2 at this width;
+* ReLU with `xavier_normal` (here $\text{fan\_in} = \text{fan\_out}$, so LeCun's variance): each layer
+  halves the second moment, and after 16 layers the variance is about $0.34 \cdot 2^{-15} \approx 10^{-5}$.
+  The activations **vanish**;
+* no activation with `he_uniform`: each layer doubles the variance, about $2^{16} \approx 65{,}000$ after
+  16 layers. The activations **explode**;
+* no activation with `xavier_uniform`: the variance stays close to 1;
+* tanh with `lecun_normal`: tanh flattens large inputs, so the variance starts near 0.4 and then shrinks
+  slowly, to a few hundredths after 16 layers. That is nothing like the factor of 2 per layer above.
+
+At a finite width the variance also wanders from layer to layer, so the check asks for the
+variance after the first layer and after the last one to lie within a band around these predictions
+(a factor 1.5 after the first layer, a factor 16 after the last)."""),
+    ("code", r'''def activation_variance_through_depth(x, depth, scheme, activation="relu", generator=None):
+    """x: (N, width) inputs; depth: the number of layers; scheme: as in init_weight;
+    activation: "relu", "tanh" or "linear"; generator: passed on to init_weight.
+    Returns a (depth,) tensor: the variance of the activations after each layer.
+    """
+    raise NotImplementedError("activation_variance_through_depth")'''),
+    ("code", 'check("activation_variance_through_depth")'),
+    ("code", r'''# Try it yourself (not graded): vanishing and exploding activations.
+def show_depth(depth=16, width=256):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(128, width, generator=generator)
+    for scheme, activation in [("he_normal", "relu"), ("xavier_normal", "relu"),
+                               ("he_uniform", "linear"), ("xavier_uniform", "linear"), ("lecun_normal", "tanh")]:
+        v = activation_variance_through_depth(x, depth, scheme, activation, generator)
+        print(f"{scheme:15s} {activation:7s} layer 1: {v[0]:.3g}   layer {depth}: {v[-1]:.3g}")
+
+# show_depth()'''),
 ]
 
 

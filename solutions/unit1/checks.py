@@ -175,6 +175,132 @@ def hinge_cases(rng):
     return cases
 
 
+# least_squares -------------------------------------------------------------
+def _ridge_by_lstsq(X, y, l2):
+    """Ridge as ordinary least squares on rows [X 1; sqrt(l2) I 0] -> [y; 0] (torch.linalg.lstsq, gelsd)."""
+    N, D = X.shape
+    A = torch.cat([X, torch.ones(N, 1, dtype=X.dtype)], dim=1)                  # (N, D + 1)
+    if l2 > 0:
+        penalty = torch.cat([l2 ** 0.5 * torch.eye(D, dtype=X.dtype), torch.zeros(D, 1, dtype=X.dtype)], dim=1)
+        A, y = torch.cat([A, penalty]), torch.cat([y, torch.zeros(D, dtype=X.dtype)])
+    theta = torch.linalg.lstsq(A, y.unsqueeze(1), driver="gelsd").solution.squeeze(1)
+    return theta[:D], theta[D]
+
+
+def _ridge_by_normal_equations(X, y, l2):
+    """(A^T A + l2 diag(1, ..., 1, 0)) theta = A^T y with A = [X 1]: the bias is not penalised."""
+    N, D = X.shape
+    A = torch.cat([X, torch.ones(N, 1, dtype=X.dtype)], dim=1)
+    P = torch.diag(torch.cat([torch.full((D,), float(l2), dtype=X.dtype), torch.zeros(1, dtype=X.dtype)]))
+    theta = torch.linalg.solve(A.T @ A + P, A.T @ y)
+    return theta[:D], theta[D]
+
+
+def least_squares_oracle(inputs, ctx):
+    """w and b from torch.linalg.lstsq, in float64 on the CPU, confirmed by the normal equations."""
+    X, y = (ctx.tensor(a).to("cpu", torch.float64) for a in inputs["args"][:2])
+    l2 = float(inputs["kwargs"].get("l2", 0.0))
+    w, b = _ridge_by_lstsq(X, y, l2)
+    if l2 > 0 or torch.linalg.matrix_rank(X - X.mean(dim=0)) == X.shape[1]:
+        w2, b2 = _ridge_by_normal_equations(X, y, l2)
+        if not (torch.allclose(w, w2, rtol=1e-8, atol=1e-9) and torch.allclose(b, b2, rtol=1e-8, atol=1e-9)):
+            raise AssertionError("lstsq and the normal equations disagree on a least_squares case")
+    dtype = ctx.tensor(inputs["args"][0]).dtype
+    return w.to(ctx.device, dtype), b.to(ctx.device, dtype)
+
+
+def _regression_data(rng, n, d, dtype, rank=None):
+    """X with column means far from 0 (so a missing bias shows), y = X w + b + noise."""
+    X = rng.standard_normal((n, d)) + rng.uniform(-3, 3, size=d)
+    if rank is not None:                       # the last columns are combinations of the first `rank`
+        X[:, rank:] = X[:, :rank] @ rng.standard_normal((rank, d - rank))
+    y = X @ rng.standard_normal(d) + rng.uniform(2, 5) + 0.3 * rng.standard_normal(n)
+    return {"X": X.astype(dtype), "y": y.astype(dtype)}
+
+
+def least_squares_cases(rng):
+    cases = []
+    for n, d in ((30, 4), (12, 7)):
+        cases.append(Case(f"{n} samples, {d} features, no penalty", call_inputs(
+            "least_squares", _regression_data(rng, n, d, np.float64)), oracle=least_squares_oracle))
+    l2 = float(np.round(rng.uniform(0.2, 3.0), 2))
+    cases.append(Case(f"l2 = {l2}", call_inputs("least_squares", _regression_data(rng, 25, 5, np.float64), l2=l2),
+                      oracle=least_squares_oracle))
+    cases.append(Case(f"rank-deficient X (two columns repeat others), l2 = {l2}", call_inputs(
+        "least_squares", _regression_data(rng, 20, 6, np.float64, rank=4), l2=l2), oracle=least_squares_oracle))
+    cases.append(Case("more features than samples, l2 = 0.5", call_inputs(
+        "least_squares", _regression_data(rng, 6, 10, np.float64), l2=0.5), oracle=least_squares_oracle))
+    cases.append(Case("float32, l2 = 1", call_inputs("least_squares", _regression_data(rng, 40, 3, np.float32), l2=1.0),
+                      oracle=least_squares_oracle, rtol=1e-4, atol=1e-4))
+    return cases
+
+
+# squared_hinge_loss --------------------------------------------------------
+def squared_hinge_oracle(inputs, ctx):
+    """Loss from F.multi_margin_loss with p=2 (rescaled to a sum over classes) and its gradient from autograd."""
+    scores, y = (ctx.convert(a) for a in inputs["args"])
+    margin = inputs["kwargs"].get("margin", 1.0)
+    scores = scores.clone().requires_grad_(True)
+    loss = F.multi_margin_loss(scores, y, p=2, margin=margin) * scores.shape[1]
+    (grad,) = torch.autograd.grad(loss, scores)
+    return loss.detach(), grad
+
+
+def squared_hinge_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        for n, c in ((6, 4), (20, 10)):
+            cases.append(Case(f"{n} samples, {c} classes, {NAME[dtype]}", call_inputs(
+                "squared_hinge_loss", {"scores": _normal(rng, (n, c), dtype), "y": _labels(rng, n, c)}),
+                oracle=squared_hinge_oracle))
+    margin = float(np.round(rng.uniform(1.5, 3.0), 1))
+    cases.append(Case(f"margin {margin}", call_inputs("squared_hinge_loss", {
+        "scores": _normal(rng, (8, 5), np.float64, scale=2.0), "y": _labels(rng, 8, 5)}, margin=margin),
+        oracle=squared_hinge_oracle))
+    cases.append(Case("a batch of one", call_inputs("squared_hinge_loss", {
+        "scores": _normal(rng, (1, 6), np.float64), "y": _labels(rng, 1, 6)}), oracle=squared_hinge_oracle))
+    return cases
+
+
+# Autoencoder ----------------------------------------------------------------
+def _ae_state(rng, d_in, d_code):
+    return {"encoder.weight": rng.standard_normal((d_code, d_in)) / np.sqrt(d_in),
+            "encoder.bias": 0.5 * rng.standard_normal(d_code),
+            "decoder.weight": rng.standard_normal((d_in, d_code)) / np.sqrt(d_code),
+            "decoder.bias": 0.5 * rng.standard_normal(d_in)}
+
+
+def autoencoder_cases(rng):
+    cases = []
+    for k in range(2):
+        d_in, d_code = int(rng.integers(6, 20)), int(rng.integers(2, 5))
+        title = f"Autoencoder({d_in}, {d_code})"
+        base = {"cls": "Autoencoder", "args": [d_in, d_code], "kwargs": {}, "dtype": "float64"}
+        x = rng.standard_normal((5, d_in))
+        if k == 0:
+            cases.append(Case(f"{title}: submodules and parameter count",
+                              {**base, "x": x, "report": ["structure", "num_params"]}, driver="module"))
+        cases.append(Case(f"{title}: reconstruction with given weights", {
+            **base, "x": x, "state": _ae_state(rng, d_in, d_code), "report": ["eval"]}, driver="module"))
+        cases.append(Case(f"{title}: gradients of the input and every parameter", {
+            **base, "x": x, "state": _ae_state(rng, d_in, d_code), "report": ["grads"],
+            "cotangent": rng.standard_normal((5, d_in))}, driver="module"))
+    return cases
+
+
+# reconstruction_scores -----------------------------------------------------
+def scores_cases(rng):
+    cases = []
+    for dtype in DTYPES:
+        for n, d, code in ((7, 10, 3), (30, 64, 8)):
+            model = [rng.standard_normal((code, d)) / np.sqrt(d), 0.1 * rng.standard_normal(code),
+                     rng.standard_normal((d, code)) / np.sqrt(code), 0.1 * rng.standard_normal(d)]
+            cases.append(Case(f"{n} samples of {d} features, a {d}-{code}-{d} model, {NAME[dtype]}", {
+                "fn": "reconstruction_scores", "model": [a.astype(dtype) for a in model],
+                "x": _normal(rng, (n, d), dtype)}, driver="call_model"))
+    return cases
+
+
 # Forbidden shortcuts are families (grader/static/families.py): every spelling of the operation.
 SOFTMAX_SHORTCUTS = ("softmax",)  # torch.softmax, F.log_softmax, z.softmax(), torch.special.*, nn.Softmax...
 AUTOGRAD = ("autograd",)  # loss.backward(), torch.autograd.*, torch.func.*, functorch
@@ -263,6 +389,58 @@ EXERCISES = [
             Mistake("average over the batch: you summed the loss and the gradient", {"multiclass_hinge_loss": m.hinge_summed}),
             Mistake("the loss is a mean, so divide the gradient by N as well", {"multiclass_hinge_loss": m.hinge_grad_not_averaged}),
             Mistake("use the `margin` argument instead of a fixed 1", {"multiclass_hinge_loss": m.hinge_margin_one}),
+        ),
+    ),
+    Exercise(
+        name="least_squares",
+        entry=("least_squares",),
+        cases=least_squares_cases,
+        outputs=("w", "b"),
+        mistakes=(
+            Mistake("leave the bias out of the penalty: centre X and y (or put a 0 for the bias on the diagonal)", {"least_squares": m.ls_bias_penalised}),
+            Mistake("fit the bias too: without it the line must pass through the origin", {"least_squares": m.ls_no_bias}),
+            Mistake("add l2 times the identity to the matrix you solve with (X^T X + l2 I)", {"least_squares": m.ls_ignores_l2}),
+            Mistake("the penalty is l2 ||w||^2 beside the summed squared error, not beside its mean: do not scale l2 by N", {"least_squares": m.ls_l2_times_n}),
+            Mistake("solve for w with the centred X and y; b = mean(y) - mean(X) @ w only holds for that w", {"least_squares": m.ls_uncentred_w}),
+        ),
+    ),
+    Exercise(
+        name="squared_hinge_loss",
+        entry=("squared_hinge_loss",),
+        cases=squared_hinge_cases,
+        outputs=("loss", "dscores"),
+        forbidden=AUTOGRAD + ("margin_loss",),
+        forbidden_hint="compute the margins and the gradient yourself",
+        mistakes=(
+            Mistake("the derivative of m^2 is 2 m: you left out the factor 2", {"squared_hinge_loss": m.sq_hinge_no_two}),
+            Mistake("square each margin: this is the plain hinge loss", {"squared_hinge_loss": m.sq_hinge_not_squared}),
+            Mistake("skip j = y_i: the correct class contributes no margin to its own loss", {"squared_hinge_loss": m.sq_hinge_includes_correct}),
+            Mistake("average over the batch: you summed the loss and the gradient", {"squared_hinge_loss": m.sq_hinge_summed}),
+            Mistake("the loss is a mean, so divide the gradient by N as well", {"squared_hinge_loss": m.sq_hinge_grad_not_averaged}),
+            Mistake("the gradient of the correct score is minus the sum of the other entries of its row (2 m_ij / N each)", {"squared_hinge_loss": m.sq_hinge_grad_no_correct_class}),
+            Mistake("use the `margin` argument instead of a fixed 1", {"squared_hinge_loss": m.sq_hinge_margin_one}),
+        ),
+    ),
+    Exercise(
+        name="Autoencoder",
+        entry=("Autoencoder",),
+        cases=autoencoder_cases,
+        mistakes=(
+            Mistake("put the nonlinearity (ReLU) between encoder and decoder: without it the model is linear", {"Autoencoder": m.AutoencoderLinear}),
+            Mistake("the notebook fixes ReLU between encoder and decoder, not tanh", {"Autoencoder": m.AutoencoderTanh}),
+            Mistake("the decoder's output is the reconstruction itself: apply no activation after it", {"Autoencoder": m.AutoencoderReluOut}),
+        ),
+    ),
+    Exercise(
+        name="reconstruction_scores",
+        entry=("reconstruction_scores",),
+        cases=scores_cases,
+        mistakes=(
+            Mistake("one score per sample: average the squared error over the features only (dim=1)", {"reconstruction_scores": m.scores_one_number}),
+            Mistake("average over the features (dim=1), not over the samples (dim=0)", {"reconstruction_scores": m.scores_over_samples}),
+            Mistake("take the mean over the features, not the sum", {"reconstruction_scores": m.scores_summed}),
+            Mistake("the score is the mean squared error: do not take its square root", {"reconstruction_scores": m.scores_rmse}),
+            Mistake("return the error of each sample, not the reconstruction model(x)", {"reconstruction_scores": m.scores_reconstruction}),
         ),
     ),
 ]

@@ -202,3 +202,136 @@ def hinge_margin_one(scores, y, margin=1.0):
     grad = active.clone()
     grad[rows, y] = -active.sum(dim=1)
     return margins.sum() / N, grad / N
+
+
+# least_squares ------------------------------------------------------------
+def _centred(X, y):
+    x_mean, y_mean = X.mean(dim=0), y.mean()
+    return x_mean, y_mean, X - x_mean, y - y_mean
+
+
+def _eye(X):
+    return torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
+
+
+def ls_bias_penalised(X, y, l2=0.0):
+    A = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype, device=X.device)], dim=1)
+    theta = torch.linalg.solve(A.T @ A + l2 * torch.eye(A.shape[1], dtype=X.dtype, device=X.device), A.T @ y)
+    return theta[:-1], theta[-1]
+
+
+def ls_no_bias(X, y, l2=0.0):
+    w = torch.linalg.solve(X.T @ X + l2 * _eye(X), X.T @ y)
+    return w, torch.zeros((), dtype=X.dtype, device=X.device)
+
+
+def ls_ignores_l2(X, y, l2=0.0):
+    x_mean, y_mean, Xc, yc = _centred(X, y)
+    w = torch.linalg.solve(Xc.T @ Xc, Xc.T @ yc)
+    return w, y_mean - x_mean @ w
+
+
+def ls_l2_times_n(X, y, l2=0.0):
+    x_mean, y_mean, Xc, yc = _centred(X, y)
+    w = torch.linalg.solve(Xc.T @ Xc + l2 * X.shape[0] * _eye(X), Xc.T @ yc)
+    return w, y_mean - x_mean @ w
+
+
+def ls_uncentred_w(X, y, l2=0.0):
+    w = torch.linalg.solve(X.T @ X + l2 * _eye(X), X.T @ y)
+    return w, y.mean() - X.mean(dim=0) @ w
+
+
+# squared_hinge_loss -------------------------------------------------------
+def _sq_hinge(scores, y, margin=1.0, keep_correct=False, power=2, two=2.0):
+    N, rows, margins = _hinge_parts(scores, y, margin, keep_correct)
+    if power == 1:
+        grad = (margins > 0).to(scores.dtype)
+    else:
+        grad = two * margins
+    grad[rows, y] = 0
+    grad[rows, y] = -grad.sum(dim=1)
+    return (margins ** power).sum(), grad, N
+
+
+def sq_hinge_no_two(scores, y, margin=1.0):
+    loss, grad, N = _sq_hinge(scores, y, margin, two=1.0)
+    return loss / N, grad / N
+
+
+def sq_hinge_not_squared(scores, y, margin=1.0):
+    loss, grad, N = _sq_hinge(scores, y, margin, power=1)
+    return loss / N, grad / N
+
+
+def sq_hinge_includes_correct(scores, y, margin=1.0):
+    loss, grad, N = _sq_hinge(scores, y, margin, keep_correct=True)
+    return loss / N, grad / N
+
+
+def sq_hinge_summed(scores, y, margin=1.0):
+    loss, grad, N = _sq_hinge(scores, y, margin)
+    return loss, grad
+
+
+def sq_hinge_grad_not_averaged(scores, y, margin=1.0):
+    loss, grad, N = _sq_hinge(scores, y, margin)
+    return loss / N, grad
+
+
+def sq_hinge_grad_no_correct_class(scores, y, margin=1.0):
+    N, rows, margins = _hinge_parts(scores, y, margin)
+    return (margins ** 2).sum() / N, 2 * margins / N
+
+
+def sq_hinge_margin_one(scores, y, margin=1.0):
+    loss, grad, N = _sq_hinge(scores, y, 1.0)
+    return loss / N, grad / N
+
+
+# Autoencoder --------------------------------------------------------------
+class AutoencoderLinear(torch.nn.Module):
+    def __init__(self, d_in, d_code):
+        super().__init__()
+        self.encoder = torch.nn.Linear(d_in, d_code)
+        self.decoder = torch.nn.Linear(d_code, d_in)
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+class AutoencoderTanh(AutoencoderLinear):
+    def forward(self, x):
+        return self.decoder(torch.tanh(self.encoder(x)))
+
+
+class AutoencoderReluOut(AutoencoderLinear):
+    def forward(self, x):
+        return torch.relu(self.decoder(torch.relu(self.encoder(x))))
+
+
+# reconstruction_scores ----------------------------------------------------
+def _squared_error(model, x):
+    with torch.no_grad():
+        return (model(x) - x) ** 2
+
+
+def scores_one_number(model, x):
+    return _squared_error(model, x).mean()
+
+
+def scores_over_samples(model, x):
+    return _squared_error(model, x).mean(dim=0)
+
+
+def scores_summed(model, x):
+    return _squared_error(model, x).sum(dim=1)
+
+
+def scores_rmse(model, x):
+    return _squared_error(model, x).mean(dim=1).sqrt()
+
+
+def scores_reconstruction(model, x):
+    with torch.no_grad():
+        return model(x)

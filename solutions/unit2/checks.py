@@ -301,6 +301,141 @@ def clip_norm_cases(rng):
     return cases
 
 
+# init_weight -------------------------------------------------------------------
+SCHEMES = ("xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "lecun_normal")
+UNIFORM = ("xavier_uniform", "he_uniform")
+# Statistical bounds, for draws of at least MIN_DRAWS values (each shape below has more):
+# - the sample standard deviation is within 3% of the scheme's: its relative standard error is
+#   below 1/sqrt(2 n) = 0.4%, so a correct draw fails with probability below 1e-13;
+# - mean / std within 0.3 of 0 (standard error 1/sqrt(n) = 0.006) and the excess kurtosis within
+#   0.3 of -1.2 (uniform) or 0 (normal) (standard error at most sqrt(24 / n) = 0.03);
+# - a uniform draw's largest |w| within 0.2% of the bound a: P(max < a (1 - 0.002)) = 0.998^n < 1e-28.
+MIN_DRAWS = 32_768
+STD_RTOL, SHAPE_ATOL, BOUND_RTOL = 0.03, 0.3, 2e-3
+
+
+def _fans(shape):
+    """torch.nn.init's own fan rule, on a tensor that holds no data."""
+    return torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape, device="meta"))
+
+
+def scheme_std(shape, scheme):
+    fan_in, fan_out = _fans(shape)
+    variance = {"xavier": 2.0 / (fan_in + fan_out), "he": 2.0 / fan_in, "lecun": 1.0 / fan_in}[scheme.split("_")[0]]
+    return variance ** 0.5
+
+
+def init_scale_oracle(inputs, ctx):
+    shape, scheme = inputs["args"]
+    return {"shape": list(shape), "dtype": "float32", "device": torch.device(ctx.device).type,
+            "standard deviation": scheme_std(tuple(shape), scheme)}
+
+
+def init_distribution_oracle(inputs, ctx):
+    return {"mean / standard deviation": 0.0, "excess kurtosis": -1.2 if inputs["args"][1] in UNIFORM else 0.0}
+
+
+def init_bound_oracle(inputs, ctx):
+    shape, scheme = inputs["args"]
+    return {"largest |value|": 3 ** 0.5 * scheme_std(tuple(shape), scheme)}
+
+
+def _linear_shape(rng):
+    """(out, in) with out and in at least 20% apart, so that swapping the fans shows."""
+    while True:
+        out, inp = (int(v) for v in rng.integers(150, 400, size=2))
+        if max(out, inp) >= 1.2 * min(out, inp) and out * inp >= MIN_DRAWS:
+            return (out, inp)
+
+
+def _conv_shape(rng):
+    out, inp, k = int(rng.integers(96, 160)), int(rng.integers(48, 96)), int(rng.choice([3, 5]))
+    if 0.83 < out / inp < 1.2:
+        out = int(inp * 1.6)
+    return (out, inp, k, k)
+
+
+def _init_inputs(shape, scheme, seed):
+    return {**call_inputs("init_weight", {"shape": list(shape), "scheme": scheme}), "seed": seed}
+
+
+def init_cases(rng):
+    from grader.drivers import random_draws as rd
+
+    cases = []
+    for scheme in SCHEMES:
+        for kind, shape in (("linear", _linear_shape(rng)), ("conv", _conv_shape(rng))):
+            inputs = _init_inputs(shape, scheme, int(rng.integers(1 << 30)))
+            title = f"{scheme}, {kind} weight {shape}"
+            cases.append(Case(f"{title}: shape, dtype and standard deviation (within {STD_RTOL:.0%})", inputs,
+                              driver="call_generator", oracle=init_scale_oracle, measure=rd.measure_scale,
+                              rtol=STD_RTOL, atol=0.0))
+            if scheme in UNIFORM:
+                cases.append(Case(f"{title}: largest |w| is the bound (within {BOUND_RTOL:.1%})", inputs,
+                                  driver="call_generator", oracle=init_bound_oracle, measure=rd.measure_bound,
+                                  rtol=BOUND_RTOL, atol=0.0))
+        family = "uniform" if scheme in UNIFORM else "normal"
+        cases.append(Case(f"{scheme}, conv weight {shape}: zero mean and a {family} shape "
+                          f"(mean / std and excess kurtosis within {SHAPE_ATOL})", inputs, driver="call_generator",
+                          oracle=init_distribution_oracle, measure=rd.measure_distribution, rtol=0.0, atol=SHAPE_ATOL))
+    for scheme, shape in (("he_uniform", (int(rng.integers(8, 40)), int(rng.integers(8, 40)))),
+                          ("xavier_normal", (int(rng.integers(4, 16)), int(rng.integers(2, 8)), 3, 3))):
+        cases.append(Case(f"{scheme}, {shape}: a seeded generator reproduces the weights",
+                          _init_inputs(shape, scheme, int(rng.integers(1 << 30))), driver="call_seeded",
+                          measure=rd.measure_seeded))
+    cases.append(Case("an unknown scheme raises ValueError", {
+        **call_inputs("init_weight", {"shape": [4, 3], "scheme": "glorot_fancy"}), "expect": "ValueError"},
+        driver="call_raises", weight=0.3))
+    return cases
+
+
+# activation_variance_through_depth ---------------------------------------------
+# Where the variance should be: the infinite-width (mean-field) recursion. Each layer's
+# pre-activation z has variance k * E[h^2] of the layer before (k = width * Var(W)), and
+# Var(g(z)) follows by Gauss-Hermite quadrature. At finite width the variance wanders: for
+# ReLU layers of width 256, the log of the variance after 12 layers has a standard deviation
+# near 0.4, so the last layer's band is a factor LAST_BAND either way (more than 5 standard
+# deviations); after the first layer it is FIRST_BAND.
+FIRST_BAND, LAST_BAND = 1.5, 16.0
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(80)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+_G = {"relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh, "linear": lambda z: z}
+
+
+def mean_field_variances(x, depth, scheme, activation):
+    width = x.shape[1]
+    k = width * scheme_std((width, width), scheme) ** 2
+    second_moment, out = float((x ** 2).mean()), []
+    for _ in range(depth):
+        h = _G[activation](np.sqrt(k * second_moment) * _NODES)
+        second_moment = float(_WEIGHTS @ h ** 2)
+        out.append(second_moment - float(_WEIGHTS @ h) ** 2)
+    return out
+
+
+DEPTH_CONFIGS = (("he_normal", "relu"), ("xavier_normal", "relu"), ("he_uniform", "linear"),
+                 ("lecun_normal", "tanh"), ("xavier_uniform", "linear"))
+
+
+def depth_cases(rng):
+    from grader.drivers import random_draws as rd
+
+    cases = []
+    for scheme, activation in DEPTH_CONFIGS:
+        depth, width = int(rng.integers(8, 13)), 256
+        x = rng.standard_normal((64, width)).astype(np.float32)
+        ideal = mean_field_variances(x.astype(np.float64), depth, scheme, activation)
+        bands = {"variance after layer 1": [0, ideal[0] / FIRST_BAND, ideal[0] * FIRST_BAND],
+                 f"variance after layer {depth}": [depth - 1, ideal[-1] / LAST_BAND, ideal[-1] * LAST_BAND]}
+        inputs = {**call_inputs("activation_variance_through_depth", {"x": x, "depth": depth, "scheme": scheme},
+                                activation=activation),
+                  "seed": int(rng.integers(1 << 30)), "bands": bands}
+        cases.append(Case(f"{scheme}, {activation}, {depth} layers of width {width}: the variance after the first "
+                          f"and the last layer lies in its band", inputs, driver="call_generator",
+                          measure=rd.measure_bands))
+    return cases
+
+
 def _mistakes(name, *pairs):
     return tuple(Mistake(hint, {name: fn}) for hint, fn in pairs)
 
@@ -479,6 +614,34 @@ EXERCISES = [
             ("the total norm is the square root of the sum of all squared entries, not a sum of norms", m.clip_norm_sum_of_norms),
             ("like clip_grad_norm_, divide by total_norm + 1e-6", m.clip_norm_no_epsilon),
             ("return the total norm before clipping", m.clip_norm_returns_new_norm),
+        ),
+    ),
+    Exercise(
+        name="init_weight",
+        entry=("init_weight",),
+        cases=init_cases,
+        forbidden=("torch.nn.init",),
+        forbidden_hint="compute the fans and the scale yourself, then draw with uniform_ or normal_",
+        mistakes=_mistakes(
+            "init_weight",
+            ("a conv weight (out, in, kh, kw) has fan_in = in * kh * kw and fan_out = out * kh * kw", m.init_no_receptive_field),
+            ("fan_in is shape[1] (the inputs of each unit) and fan_out is shape[0]: you swapped them", m.init_fans_swapped),
+            ("U(-a, a) has standard deviation a / sqrt(3): the bound is sqrt(3) times the scheme's standard deviation", m.init_bound_is_std),
+            ("normal_(0, std) takes the standard deviation, the square root of the variance", m.init_variance_as_std),
+            ("He's variance is 2 / fan_in: the 2 makes up for ReLU zeroing half of its inputs", m.init_he_without_two),
+            ("draw with the `generator` argument (for example w.uniform_(-a, a, generator=generator)), so a seed reproduces the weights", m.init_ignores_generator),
+            ("make a float32 tensor (torch.empty(shape) is float32 by default)", m.init_float64),
+        ),
+    ),
+    Exercise(
+        name="activation_variance_through_depth",
+        entry=("activation_variance_through_depth",),
+        cases=depth_cases,
+        mistakes=_mistakes(
+            "activation_variance_through_depth",
+            ("record the variance after the activation, g(x @ W.T), not of the pre-activation", m.depth_before_activation),
+            ("draw every layer's weight with init_weight((width, width), scheme, generator), not with a fixed scale", m.depth_unit_weights),
+            ("one value per layer, taken after it: leave out the input's variance", m.depth_includes_input),
         ),
     ),
 ]

@@ -3,6 +3,7 @@ import math
 
 import torch
 
+from .init import ACTIVATIONS, SCHEMES, fans, init_weight
 from .layers import affine_backward, affine_forward, relu_backward
 
 
@@ -341,3 +342,83 @@ def clip_norm_returns_new_norm(grads, max_norm):
     total = torch.sqrt(sum((g ** 2).sum() for g in grads))
     clipped = [g * (max_norm / (total + 1e-6)).clamp(max=1.0) for g in grads]
     return clipped, torch.sqrt(sum((g ** 2).sum() for g in clipped))
+
+
+# init_weight -------------------------------------------------------------------
+def _draw(shape, std, uniform, generator, dtype=torch.float32):
+    w = torch.empty(tuple(shape), dtype=dtype, device=generator.device if generator is not None else None)
+    if uniform:
+        return w.uniform_(-math.sqrt(3.0) * std, math.sqrt(3.0) * std, generator=generator)
+    return w.normal_(0.0, std, generator=generator)
+
+
+def _wrong_init(shape, scheme, generator, fan_rule=fans, variance=None, bound_is_std=False, std_is_variance=False,
+                dtype=torch.float32, use_generator=True):
+    if scheme not in SCHEMES or len(shape) < 2:
+        raise ValueError(scheme)
+    distribution, right_variance = SCHEMES[scheme]
+    fan_in, fan_out = fan_rule(tuple(shape))
+    var = (variance or right_variance)(fan_in, fan_out)
+    std = var if std_is_variance else math.sqrt(var)
+    uniform = distribution == "uniform"
+    if bound_is_std and uniform:
+        std = std / math.sqrt(3.0)
+    return _draw(shape, std, uniform, generator if use_generator else None, dtype)
+
+
+def init_no_receptive_field(shape, scheme, generator=None):
+    return _wrong_init(shape, scheme, generator, fan_rule=lambda s: (s[1], s[0]))
+
+
+def init_fans_swapped(shape, scheme, generator=None):
+    return _wrong_init(shape, scheme, generator, fan_rule=lambda s: fans(s)[::-1])
+
+
+def init_bound_is_std(shape, scheme, generator=None):
+    return _wrong_init(shape, scheme, generator, bound_is_std=True)
+
+
+def init_variance_as_std(shape, scheme, generator=None):
+    return _wrong_init(shape, scheme, generator, std_is_variance=True)
+
+
+def init_he_without_two(shape, scheme, generator=None):
+    halved = (lambda fi, fo: 1.0 / fi) if scheme.startswith("he") else SCHEMES.get(scheme, (None, None))[1]
+    return _wrong_init(shape, scheme, generator, variance=halved)
+
+
+def init_ignores_generator(shape, scheme, generator=None):
+    return _wrong_init(shape, scheme, generator, use_generator=False).to(
+        generator.device if generator is not None else "cpu")
+
+
+def init_float64(shape, scheme, generator=None):
+    return _wrong_init(shape, scheme, generator, dtype=torch.float64)
+
+
+# activation_variance_through_depth ----------------------------------------------
+def _depth_run(x, depth, scheme, activation, generator, weight_of, record_pre=False, include_input=False):
+    g, h = ACTIVATIONS[activation], x
+    out = [x.var()] if include_input else []
+    for _ in range(depth):
+        z = h @ weight_of(x.shape[1]).to(x.device, x.dtype).T
+        h = g(z)
+        out.append((z if record_pre else h).var())
+    return torch.stack(out)
+
+
+def _init_of(scheme, generator):
+    return lambda width: init_weight((width, width), scheme, generator)
+
+
+def depth_before_activation(x, depth, scheme, activation="relu", generator=None):
+    return _depth_run(x, depth, scheme, activation, generator, _init_of(scheme, generator), record_pre=True)
+
+
+def depth_unit_weights(x, depth, scheme, activation="relu", generator=None):
+    return _depth_run(x, depth, scheme, activation, generator,
+                      lambda width: torch.randn(width, width, generator=generator, device=x.device))
+
+
+def depth_includes_input(x, depth, scheme, activation="relu", generator=None):
+    return _depth_run(x, depth, scheme, activation, generator, _init_of(scheme, generator), include_input=True)

@@ -234,7 +234,7 @@ def test_quiz_files_that_break_parsers_are_a_recorded_zero(campaign):
 
 
 def test_the_hog_did_not_cost_a_classmate_a_point(campaign):
-    assert sum(_scores(campaign, "h_correct").values()) == 13
+    assert sum(_scores(campaign, "h_correct").values()) == 20
 
 
 @pytest.fixture(scope="module")

@@ -83,6 +83,6 @@ def test_a_check_started_while_a_batch_runs_gets_its_own_slot(course_root, klass
                               capture_output=True, text=True, timeout=300, cwd=str(course_root))
     finally:
         out, err = batch.communicate(timeout=300)
-    assert grade_json(subprocess.CompletedProcess(batch.args, batch.returncode, out, err))["students"]["s07"]["total"] == 13
-    assert json.loads(proc.stdout)["score"] == 13, proc.stderr[-2000:]
+    assert grade_json(subprocess.CompletedProcess(batch.args, batch.returncode, out, err))["students"]["s07"]["total"] == 20
+    assert json.loads(proc.stdout)["score"] == 20, proc.stderr[-2000:]
     assert str(ROOT)  # the course is the real one (solutions linked)

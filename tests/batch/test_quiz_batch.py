@@ -35,7 +35,7 @@ def test_quiz_answers_are_graded_per_student(tmp_path):
     assert set(quiz["ana"]["questions"]) == {q["id"] for q in key["questions"]}
     header, ana = (tmp_path / "grades.csv").read_text().splitlines()[:2]
     assert header.split(",")[-2:] == ["quiz", "total"]
-    assert ana.split(",")[-2:] == ["10", "23"]
+    assert ana.split(",")[-2:] == ["10", "27"]   # shallow.py holds 17 of unit1's 20 points (not the autoencoder)
     stats = grader(course, "quiz", "unit1", "--stats")
     assert stats.returncode == 0, stats.stderr
     for question in key["questions"]:

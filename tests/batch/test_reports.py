@@ -21,7 +21,7 @@ def _grade(student: str, softmax: float, status: str = "graded", error: str | No
     exercises["softmax"] = StoredExercise("softmax", softmax, 2.0, None, [
         StoredCheck("shape (4, 7)", softmax == 2.0, "got <script>alert(1)</script>, expected 0.5")])
     score = sum(e.score for e in exercises.values())
-    return StoredGrade("unit1", student, status, score, 13.0, error, ["cell 3 raised <b>"], "sha256:abc", "sha256:d",
+    return StoredGrade("unit1", student, status, score, 20.0, error, ["cell 3 raised <b>"], "sha256:abc", "sha256:d",
                        "2026-11-25T12:00:00+00:00", "0.1.0", exercises)
 
 
@@ -92,13 +92,14 @@ def test_csv_leaves_grader_errors_blank():
     text = csv_text([_grade("a", 2.0), _grade("b", 0.0, "grader_error", "zygote died")], UNIT)
     assert text.split("\r\n")[:3] == [
         "student_id,perceptron_forward,delta_rule_update,logistic_regression_step,softmax,softmax_cross_entropy,"
-        "multiclass_hinge_loss,total", "a,2,1,2,2,3,3,13", "b,,,,,,,"]
+        "multiclass_hinge_loss,least_squares,squared_hinge_loss,Autoencoder,reconstruction_scores,total",
+        "a,2,1,2,2,3,3,2,2,2,1,20", "b,,,,,,,,,,,"]
 
 
 def test_json_shape():
     data = summary_json([_grade("a", 1.5)], UNIT)
     assert data["unit"] == "unit1"
-    assert data["students"]["a"]["total"] == 12.5 and data["students"]["a"]["max_total"] == 13
+    assert data["students"]["a"]["total"] == 19.5 and data["students"]["a"]["max_total"] == 20
     assert data["students"]["a"]["exercises"]["softmax"] == {"score": 1.5, "max_score": 2.0, "error": None}
 
 
@@ -107,7 +108,7 @@ def test_feedback_is_self_contained_and_escaped():
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "cell 3 raised &lt;b&gt;" in page
     assert "http" not in page.replace("http-equiv", "")  # no external assets
-    assert "softmax: 0 / 2" in page and "11 / 13" in page
+    assert "softmax: 0 / 2" in page and "18 / 20" in page
 
 
 def test_a_quiz_that_counts_has_its_own_row():

@@ -83,7 +83,7 @@ def test_sigkill_twice_then_resume_grades_everyone_exactly_once(course_root, kla
     with Gradebook(gradebook, readonly=True) as gb:
         assert gb.grading_counts("unit1") == {s: 1 for s in CLASS}
         totals = {g.student: g.score for g in gb.grades("unit1")}
-    assert totals["s00"] == 13 and totals["s04"] == 0 and totals["s01"] == 12.5
+    assert totals["s00"] == 20 and totals["s04"] == 0 and totals["s01"] == 19.5
     # a clean, uninterrupted run agrees with the resumed one
     fresh = grade_json(grader(course_root, "grade", "unit1", "--submissions", str(sub), "--gradebook",
                               str(gradebook.with_name("fresh.db")), "--json"))
@@ -100,7 +100,7 @@ def test_rerun_skips_unchanged_and_regrades_changed(course_root, klass):
     assert f"graded 0, unchanged and skipped {len(CLASS)}" in proc.stderr
     write_notebook(sub / "s01" / "unit1" / "unit1.ipynb", variant_cells("correct"))
     proc = grader(course_root, *args)
-    assert grade_json(proc)["students"]["s01"]["total"] == 13
+    assert grade_json(proc)["students"]["s01"]["total"] == 20
     assert f"graded 1, unchanged and skipped {len(CLASS) - 1}" in proc.stderr
     proc = grader(course_root, *args, "--force", "--student", "s02")
     assert "graded 1, unchanged and skipped 0" in proc.stderr

@@ -134,6 +134,7 @@ def test_check_grades_a_practice_quiz(tmp_path):
     folder = tmp_path / "unit1"
     folder.mkdir()
     (folder / "work.py").write_text((ROOT / "solutions" / "unit1" / "shallow.py").read_text())
+    (folder / "work_autoencoder.py").write_text((ROOT / "solutions" / "unit1" / "autoencoder.py").read_text())
     key = json.loads(grader("quiz", "unit1", "--student", "s042", "--key", "--json").stdout)
     from grader.quiz.answers_file import dump_answers
 

@@ -1,4 +1,5 @@
-"""Unit 1 as students write it: perceptrons, the delta rule, logistic regression, softmax and its losses."""
+"""Unit 1 as students write it: perceptrons, the delta rule, logistic regression, softmax and its losses,
+least squares, the squared hinge loss and an autoencoder with its outlier scores."""
 from real_code import Variant
 
 
@@ -354,9 +355,131 @@ def perceptron_forward(x, w, b, activation="sigmoid"):
         raise ValueError(activation)
     return table[activation](z)
 ''', None),
+    # least_squares ------------------------------------------------------------
+    _wrong("least_squares", "ones column penalised with the rest", '''
+def least_squares(X, y, l2=0.0):
+    Xb = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)
+    A = Xb.T @ Xb + l2 * torch.eye(Xb.shape[1], dtype=X.dtype)
+    theta = torch.linalg.solve(A, Xb.T @ y)
+    return theta[:-1], theta[-1]
+''', "leave the bias out of the penalty"),
+    _wrong("least_squares", "inverse of the mean-loss system", '''
+def least_squares(X, y, l2=0.0):
+    N, D = X.shape
+    mx, my = X.mean(dim=0), y.mean()
+    Xc = X - mx
+    w = torch.inverse(Xc.T @ Xc / N + l2 * torch.eye(D, dtype=X.dtype)) @ (Xc.T @ (y - my)) / N
+    return w, my - mx @ w
+''', "do not scale l2 by N"),
+    _wrong("least_squares", "no intercept at all", '''
+def least_squares(X, y, l2=0.0):
+    D = X.shape[1]
+    w = torch.linalg.solve(X.T @ X + l2 * torch.eye(D, dtype=X.dtype), X.T @ y)
+    return w, torch.zeros((), dtype=X.dtype)
+''', "fit the bias too"),
+    # squared_hinge_loss -------------------------------------------------------
+    _wrong("squared_hinge_loss", "loop, gradient without the 2", '''
+def squared_hinge_loss(scores, y, margin=1.0):
+    N, C = scores.shape
+    loss = 0.0
+    d = torch.zeros_like(scores)
+    for i in range(N):
+        for j in range(C):
+            if j == y[i]:
+                continue
+            m = scores[i, j] - scores[i, y[i]] + margin
+            if m > 0:
+                loss = loss + m ** 2
+                d[i, j] += m
+                d[i, y[i]] -= m
+    return loss / N, d / N
+''', "factor 2"),
+    _wrong("squared_hinge_loss", "plain hinge by mistake", '''
+def squared_hinge_loss(scores, y, margin=1.0):
+    N = scores.shape[0]
+    idx = torch.arange(N)
+    m = torch.relu(scores - scores[idx, y].unsqueeze(1) + margin)
+    m[idx, y] = 0
+    g = (m > 0).to(scores.dtype)
+    g[idx, y] = -g.sum(1)
+    return m.sum() / N, g / N
+''', "square each margin"),
+    # Autoencoder ---------------------------------------------------------------
+    _wrong("Autoencoder", "sequential encoder, no nonlinearity", '''
+class Autoencoder(nn.Module):
+    def __init__(self, d_in, d_code):
+        super().__init__()
+        self.encoder = nn.Linear(d_in, d_code)
+        self.decoder = nn.Linear(d_code, d_in)
+
+    def forward(self, x):
+        code = self.encoder(x)
+        return self.decoder(code)
+''', "without it the model is linear"),
+    _wrong("Autoencoder", "tanh code", '''
+class Autoencoder(nn.Module):
+    def __init__(self, d_in, d_code):
+        super().__init__()
+        self.encoder = nn.Linear(d_in, d_code)
+        self.decoder = nn.Linear(d_code, d_in)
+        self.act = nn.Tanh()
+
+    def forward(self, x):
+        return self.decoder(self.act(self.encoder(x)))
+''', "not tanh"),
+    # reconstruction_scores -----------------------------------------------------
+    _wrong("reconstruction_scores", "squared norm per row", '''
+def reconstruction_scores(model, x):
+    with torch.no_grad():
+        return torch.linalg.vector_norm(model(x) - x, dim=1) ** 2
+''', "not the sum"),
+    _wrong("reconstruction_scores", "root of the mean", '''
+def reconstruction_scores(model, x):
+    with torch.no_grad():
+        err = model(x) - x
+    return torch.sqrt((err * err).mean(axis=1))
+''', "square root"),
 ]
 
 CORRECT = [
+    _right("least_squares", "lstsq on the augmented system", '''
+def least_squares(X, y, l2=0.0):
+    N, D = X.shape
+    A = torch.cat([X, torch.ones(N, 1, dtype=X.dtype)], dim=1)
+    rhs = y
+    if l2 > 0:
+        extra = torch.cat([math.sqrt(l2) * torch.eye(D, dtype=X.dtype), torch.zeros(D, 1, dtype=X.dtype)], dim=1)
+        A, rhs = torch.cat([A, extra]), torch.cat([y, torch.zeros(D, dtype=X.dtype)])
+    theta = torch.linalg.lstsq(A, rhs[:, None]).solution[:, 0]
+    return theta[:D], theta[D]
+'''),
+    _right("squared_hinge_loss", "one-hot mask", '''
+def squared_hinge_loss(scores, y, margin=1.0):
+    N, C = scores.shape
+    onehot = torch.nn.functional.one_hot(y, C).to(scores.dtype)
+    correct = (scores * onehot).sum(dim=1, keepdim=True)
+    m = torch.clamp(scores - correct + margin, min=0) * (1 - onehot)
+    g = 2 * m - onehot * (2 * m).sum(dim=1, keepdim=True)
+    return (m * m).sum() / N, g / N
+'''),
+    _right("Autoencoder", "relu module between", '''
+class Autoencoder(nn.Module):
+    def __init__(self, d_in, d_code):
+        super().__init__()
+        self.encoder = nn.Linear(d_in, d_code)
+        self.relu = nn.ReLU()
+        self.decoder = nn.Linear(d_code, d_in)
+
+    def forward(self, x):
+        h = self.relu(self.encoder(x))
+        return self.decoder(h)
+'''),
+    _right("reconstruction_scores", "mse_loss without reduction", '''
+def reconstruction_scores(model, x):
+    with torch.no_grad():
+        return torch.nn.functional.mse_loss(model(x), x, reduction="none").mean(dim=1)
+'''),
+
     _right("softmax", "logsumexp method", '''
 def softmax(z, dim=-1):
     return (z - z.logsumexp(dim, keepdim=True)).exp()

@@ -126,6 +126,19 @@ MLP_BACKWARD = '''
     return loss, {"W1": X.T @ dz1, "b1": dz1.sum(0), "W2": dW2, "b2": db2}
 '''
 
+INIT_OK = '''
+def init_weight(shape, scheme, generator=None):
+    rf = math.prod(shape[2:])
+    fan_in, fan_out = shape[1] * rf, shape[0] * rf
+    var = {"xavier_uniform": 2 / (fan_in + fan_out), "xavier_normal": 2 / (fan_in + fan_out),
+           "he_uniform": 2 / fan_in, "he_normal": 2 / fan_in, "lecun_normal": 1 / fan_in}[scheme]
+    w = torch.empty(shape)
+    if scheme.endswith("uniform"):
+        return w.uniform_(-math.sqrt(3 * var), math.sqrt(3 * var), generator=generator)
+    return w.normal_(0.0, math.sqrt(var), generator=generator)
+'''
+
+
 WRONG = [
     # Value ----------------------------------------------------------------------
     _wrong("Value", "grad overwritten", _value(accumulate="set_grad"), "use `grad +=`"),
@@ -312,9 +325,117 @@ def sgd_momentum_step(w, dw, v, lr, beta=0.9):
 def clip_grad_value(grads, clip):
     return [g.clamp(0, clip) for g in grads]
 ''', None),
+    # init_weight ---------------------------------------------------------------
+    _wrong("init_weight", "fans from the first two dims only", '''
+def init_weight(shape, scheme, generator=None):
+    fan_out, fan_in = shape[0], shape[1]
+    if scheme in ("xavier_uniform", "xavier_normal"):
+        std = math.sqrt(2.0 / (fan_in + fan_out))
+    elif scheme in ("he_uniform", "he_normal"):
+        std = math.sqrt(2.0 / fan_in)
+    elif scheme == "lecun_normal":
+        std = math.sqrt(1.0 / fan_in)
+    else:
+        raise ValueError(scheme)
+    w = torch.empty(*shape)
+    if "uniform" in scheme:
+        bound = math.sqrt(3.0) * std
+        return w.uniform_(-bound, bound, generator=generator)
+    return w.normal_(0, std, generator=generator)
+''', "fan_in = in * kh * kw"),
+    _wrong("init_weight", "rand and randn without the generator", '''
+def init_weight(shape, scheme, generator=None):
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    variances = {"xavier_uniform": 2 / (fan_in + fan_out), "xavier_normal": 2 / (fan_in + fan_out),
+                 "he_uniform": 2 / fan_in, "he_normal": 2 / fan_in, "lecun_normal": 1 / fan_in}
+    if scheme not in variances:
+        raise ValueError("unknown scheme")
+    std = variances[scheme] ** 0.5
+    if scheme.endswith("uniform"):
+        a = 3 ** 0.5 * std
+        return (torch.rand(shape) * 2 - 1) * a
+    return torch.randn(shape) * std
+''', "so a seed reproduces the weights"),
+    _wrong("init_weight", "uniform bound from the variance formula alone", '''
+def init_weight(shape, scheme, generator=None):
+    k = math.prod(shape[2:])
+    fan_in, fan_out = shape[1] * k, shape[0] * k
+    if scheme == "xavier_uniform":
+        a = math.sqrt(2 / (fan_in + fan_out))
+        return torch.empty(shape).uniform_(-a, a, generator=generator)
+    if scheme == "he_uniform":
+        a = math.sqrt(2 / fan_in)
+        return torch.empty(shape).uniform_(-a, a, generator=generator)
+    if scheme == "xavier_normal":
+        return torch.empty(shape).normal_(0, math.sqrt(2 / (fan_in + fan_out)), generator=generator)
+    if scheme == "he_normal":
+        return torch.empty(shape).normal_(0, math.sqrt(2 / fan_in), generator=generator)
+    if scheme == "lecun_normal":
+        return torch.empty(shape).normal_(0, math.sqrt(1 / fan_in), generator=generator)
+    raise ValueError(scheme)
+''', "sqrt(3)"),
+    # activation_variance_through_depth ---------------------------------------------
+    _wrong("activation_variance_through_depth", "variance of the pre-activations", INIT_OK + '''
+def activation_variance_through_depth(x, depth, scheme, activation="relu", generator=None):
+    acts = {"relu": torch.relu, "tanh": torch.tanh, "linear": torch.nn.Identity()}
+    h = x
+    result = torch.zeros(depth)
+    for layer in range(depth):
+        W = init_weight((x.shape[1], x.shape[1]), scheme, generator)
+        z = h @ W.T
+        result[layer] = z.var()
+        h = acts[activation](z)
+    return result
+''', "after the activation"),
 ]
 
 CORRECT = [
+    _right("init_weight", "nested ifs and a helper for the fans", '''
+def _fans(shape):
+    receptive = 1
+    for k in shape[2:]:
+        receptive *= k
+    return shape[1] * receptive, shape[0] * receptive
+
+def init_weight(shape, scheme, generator=None):
+    fan_in, fan_out = _fans(shape)
+    kind, _, dist = scheme.partition("_")
+    if kind == "xavier":
+        var = 2.0 / (fan_in + fan_out)
+    elif kind == "he":
+        var = 2.0 / fan_in
+    elif kind == "lecun" and dist == "normal":
+        var = 1.0 / fan_in
+    else:
+        raise ValueError(f"unknown scheme {scheme!r}")
+    w = torch.empty(shape, device=generator.device if generator is not None else "cpu")
+    if dist == "uniform":
+        limit = math.sqrt(3.0 * var)
+        w.uniform_(-limit, limit, generator=generator)
+    elif dist == "normal":
+        w.normal_(mean=0.0, std=math.sqrt(var), generator=generator)
+    else:
+        raise ValueError(f"unknown scheme {scheme!r}")
+    return w
+'''),
+    _right("activation_variance_through_depth", "list of floats turned into a tensor", INIT_OK + '''
+def activation_variance_through_depth(x, depth, scheme, activation="relu", generator=None):
+    if activation == "relu":
+        g = torch.relu
+    elif activation == "tanh":
+        g = torch.tanh
+    elif activation == "linear":
+        g = lambda t: t
+    else:
+        raise ValueError(activation)
+    n = x.shape[1]
+    out = []
+    for _ in range(depth):
+        x = g(torch.matmul(x, init_weight((n, n), scheme, generator).t()))
+        out.append(x.var().item())
+    return torch.tensor(out)
+'''),
     _right("Value", "op strings", _value()),
     _right("affine_backward", "einsum", '''
 def affine_backward(dout, x, w, b):

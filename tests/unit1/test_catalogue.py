@@ -7,7 +7,7 @@ import pytest
 
 from helpers import assert_fails_with, check_source
 
-HEADER = "import torch\nimport torch.nn.functional as F\n"
+HEADER = "import torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
 
 CATALOGUE = [
     # (exercise, student source, hint substring or None for a plain failure, message substring)
@@ -130,7 +130,7 @@ def softmax(z, dim=-1):
     ("softmax", """
 def softmax(z, dim=-1):
     return F.softmax(z, dim=dim)
-""", None, "uses `torch.nn.functional.softmax` (<student>, line 5), which this exercise does not allow"),
+""", None, "uses `torch.nn.functional.softmax` (<student>, line 6), which this exercise does not allow"),
     ("softmax", """
 def helper(t, d):
     return t.softmax(d)
@@ -255,6 +255,91 @@ def softmax_cross_entropy(scores, y):
 def delta_rule_update(w, x, target, lr):
     return lr * (target - x @ w) * x
 """, "not only the step", ""),
+    ("least_squares", """
+def least_squares(X, y, l2=0.0):
+    A = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], dim=1)
+    theta = torch.linalg.solve(A.T @ A + l2 * torch.eye(A.shape[1], dtype=X.dtype), A.T @ y)
+    return theta[:-1], theta[-1]
+""", "leave the bias out of the penalty", ""),
+    ("least_squares", """
+def least_squares(X, y, l2=0.0):
+    w = torch.linalg.solve(X.T @ X + l2 * torch.eye(X.shape[1], dtype=X.dtype), X.T @ y)
+    return w, torch.tensor(0.0, dtype=X.dtype)
+""", "fit the bias too", "w:"),
+    ("least_squares", """
+def least_squares(X, y, l2=0.0):
+    Xc, yc = X - X.mean(0), y - y.mean()
+    w = torch.linalg.pinv(Xc) @ yc
+    return w, y.mean() - X.mean(0) @ w
+""", "l2 times the identity", ""),
+    ("least_squares", """
+def least_squares(X, y, l2=0.0):
+    n, d = X.shape
+    Xc, yc = X - X.mean(0), y - y.mean()
+    w = torch.linalg.solve(Xc.T @ Xc / n + l2 * torch.eye(d, dtype=X.dtype), Xc.T @ yc / n)
+    return w, y.mean() - X.mean(0) @ w
+""", "do not scale l2 by N", ""),
+    ("squared_hinge_loss", """
+def squared_hinge_loss(scores, y, margin=1.0):
+    n = scores.shape[0]
+    r = torch.arange(n)
+    m = (scores - scores[r, y][:, None] + margin).clamp(min=0)
+    m[r, y] = 0
+    d = m.clone()
+    d[r, y] = -m.sum(1)
+    return (m ** 2).sum() / n, d / n
+""", "factor 2", "dscores:"),
+    ("squared_hinge_loss", """
+def squared_hinge_loss(scores, y, margin=1.0):
+    n = scores.shape[0]
+    r = torch.arange(n)
+    m = (scores - scores[r, y][:, None] + margin).clamp(min=0)
+    d = 2 * m
+    d[r, y] = 0
+    d[r, y] = -d.sum(1)
+    return (m ** 2).sum() / n, d / n
+""", "skip j = y_i", "loss:"),
+    ("squared_hinge_loss", """
+def squared_hinge_loss(scores, y, margin=1.0):
+    n = scores.shape[0]
+    r = torch.arange(n)
+    m = (scores - scores[r, y][:, None] + margin).clamp(min=0)
+    m[r, y] = 0
+    return (m ** 2).sum() / n, 2 * m / n
+""", "minus the sum of the other entries", "dscores:"),
+    ("Autoencoder", """
+class Autoencoder(nn.Module):
+    def __init__(self, d_in, d_code):
+        super().__init__()
+        self.encoder = nn.Linear(d_in, d_code)
+        self.decoder = nn.Linear(d_code, d_in)
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+""", "without it the model is linear", ""),
+    ("Autoencoder", """
+class Autoencoder(nn.Module):
+    def __init__(self, d_in, d_code):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(d_in, d_code), nn.ReLU())
+        self.decoder = nn.Sequential(nn.Linear(d_code, d_in), nn.Sigmoid())
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+""", None, "encoder"),
+    ("reconstruction_scores", """
+def reconstruction_scores(model, x):
+    return F.mse_loss(model(x), x)
+""", "one score per sample", ""),
+    ("reconstruction_scores", """
+def reconstruction_scores(model, x):
+    with torch.no_grad():
+        return ((model(x) - x) ** 2).sum(dim=1)
+""", "not the sum", ""),
+    ("reconstruction_scores", """
+def reconstruction_scores(model, x):
+    model.train()
+    with torch.no_grad():
+        return ((model(x) - x) ** 2).mean(dim=1)
+""", None, "train mode"),
 ]
 
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from helpers import COURSE, ROOT, assert_fails_with, assert_references_pass, assert_starter_fails_every_exercise, check_source
 
 UNIT = "unit2"
-REFERENCES = ("engine.py", "layers.py", "optim.py")
+REFERENCES = ("engine.py", "layers.py", "optim.py", "init.py")
 HEADER = "import math\nimport torch\nimport torch.nn.functional as F\n"
 
 
@@ -122,6 +122,24 @@ def value_source(**changes):
     for key, code in {**RIGHT, **changes}.items():
         text = text.replace(key, code)
     return text
+
+
+# init_weight: one template, with the parts students get wrong as slots -------
+INIT_TEMPLATE = """
+def init_weight(shape, scheme, generator=None):
+    rf = math.prod(shape[2:])
+    fan_in, fan_out = {fans}
+    var = {{"xavier_uniform": 2 / (fan_in + fan_out), "xavier_normal": 2 / (fan_in + fan_out),
+            "he_uniform": 2 / fan_in, "he_normal": 2 / fan_in, "lecun_normal": 1 / fan_in}}.get(scheme)
+    if var is None:
+        raise ValueError(f"unknown scheme {{scheme}}")
+    w = torch.empty(shape)
+    if scheme.endswith("uniform"):
+        a = {bound}
+        return w.uniform_(-a, a, {gen})
+    return w.normal_(0.0, math.sqrt(var), {gen})
+"""
+INIT_OK = INIT_TEMPLATE.format(fans="shape[1] * rf, shape[0] * rf", bound="math.sqrt(3 * var)", gen="generator=generator")
 
 
 CATALOGUE = [
@@ -316,6 +334,68 @@ def clip_grad_norm(grads, max_norm):
     total = torch.nn.utils.clip_grad_norm_(params, max_norm)
     return [p.grad for p in params], total
 """, None, "does not allow"),
+    ("init_weight", INIT_TEMPLATE.format(fans="shape[1], shape[0]", bound="math.sqrt(3 * var)", gen="generator=generator"),
+     "fan_in = in * kh * kw", ""),
+    ("init_weight", INIT_TEMPLATE.format(fans="shape[0] * rf, shape[1] * rf", bound="math.sqrt(3 * var)",
+                                         gen="generator=generator"), "you swapped them", ""),
+    ("init_weight", INIT_TEMPLATE.format(fans="shape[1] * rf, shape[0] * rf", bound="math.sqrt(var)",
+                                         gen="generator=generator"), "sqrt(3)", ""),
+    ("init_weight", INIT_TEMPLATE.format(fans="shape[1] * rf, shape[0] * rf", bound="math.sqrt(3 * var)", gen=""),
+     "so a seed reproduces the weights", ""),
+    ("init_weight", """
+def init_weight(shape, scheme, generator=None):
+    w = torch.empty(shape)
+    fn = {"xavier_uniform": torch.nn.init.xavier_uniform_, "xavier_normal": torch.nn.init.xavier_normal_,
+          "he_uniform": torch.nn.init.kaiming_uniform_, "he_normal": torch.nn.init.kaiming_normal_}
+    return fn[scheme](w, generator=generator)
+""", None, "does not allow"),
+    ("init_weight", """
+def init_weight(shape, scheme, generator=None):
+    rf = 1
+    for k in shape[2:]:
+        rf *= k
+    fan_in, fan_out = shape[1] * rf, shape[0] * rf
+    if scheme.startswith("xavier"):
+        var = 2 / (fan_in + fan_out)
+    elif scheme.startswith("he"):
+        var = 2 / fan_in
+    elif scheme == "lecun_normal":
+        var = 1 / fan_in
+    else:
+        raise ValueError(scheme)
+    if scheme.endswith("uniform"):
+        a = math.sqrt(3 * var)
+        return torch.empty(shape).uniform_(-a, a, generator=generator)
+    return torch.empty(shape).normal_(0, var, generator=generator)
+""", "the square root of the variance", ""),
+    ("activation_variance_through_depth", INIT_OK + """
+def activation_variance_through_depth(x, depth, scheme, activation="relu", generator=None):
+    act = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}[activation]
+    h, out = x, []
+    for _ in range(depth):
+        z = h @ init_weight((x.shape[1], x.shape[1]), scheme, generator).T
+        out.append(z.var())
+        h = act(z)
+    return torch.stack(out)
+""", "after the activation", ""),
+    ("activation_variance_through_depth", INIT_OK + """
+def activation_variance_through_depth(x, depth, scheme, activation="relu", generator=None):
+    act = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}[activation]
+    h, out = x, []
+    for _ in range(depth):
+        h = act(h @ torch.randn(x.shape[1], x.shape[1], generator=generator))
+        out.append(h.var())
+    return torch.tensor(out)
+""", "not with a fixed scale", ""),
+    ("activation_variance_through_depth", INIT_OK + """
+def activation_variance_through_depth(x, depth, scheme, activation="relu", generator=None):
+    act = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda t: t}[activation]
+    h, out = x, [x.var()]
+    for _ in range(depth):
+        h = act(h @ init_weight((x.shape[1], x.shape[1]), scheme, generator).T)
+        out.append(h.var())
+    return torch.stack(out)
+""", "leave out the input", "number of values"),
 ]
 
 
@@ -351,6 +431,27 @@ def clip_grad_norm(grads, max_norm):
     result = check_source(UNIT, source, names)
     for ex in result.exercises.values():
         assert ex.passed, (ex.name, [c.message for c in ex.checks if not c.passed])
+
+
+def test_init_weight_written_another_way_passes():
+    """Uniform draws from torch.rand and normal ones from torch.randn, both with the generator, pass."""
+    source = HEADER + """
+def init_weight(shape, scheme, generator=None):
+    fan_in = shape[1] * math.prod(shape[2:])
+    fan_out = shape[0] * math.prod(shape[2:])
+    table = {"xavier_uniform": (True, 2 / (fan_in + fan_out)), "xavier_normal": (False, 2 / (fan_in + fan_out)),
+             "he_uniform": (True, 2 / fan_in), "he_normal": (False, 2 / fan_in), "lecun_normal": (False, 1 / fan_in)}
+    if scheme not in table:
+        raise ValueError(scheme)
+    uniform, var = table[scheme]
+    device = generator.device if generator is not None else "cpu"
+    if uniform:
+        a = (3 * var) ** 0.5
+        return (torch.rand(shape, generator=generator, device=device) * 2 - 1) * a
+    return torch.randn(shape, generator=generator, device=device) * var ** 0.5
+"""
+    result = check_source(UNIT, source, ["init_weight"]).exercises["init_weight"]
+    assert result.passed, [c.message for c in result.checks if not c.passed]
 
 
 # The references agree with PyTorch ------------------------------------------
@@ -474,3 +575,41 @@ def test_clipping_matches_torch_nn_utils():
         torch.testing.assert_close(a, p.grad)
     for a, b in zip(grads, before):
         assert torch.equal(a, b)
+
+
+# The statistics the initialisation checks rest on ---------------------------
+def test_draw_measurements_tell_uniform_from_normal_and_place_values_in_bands():
+    import numpy as np
+
+    from grader.drivers.random_draws import measure_bands, measure_bound, measure_distribution, measure_scale
+    from grader.runner.wire import Array
+
+    rng = np.random.default_rng(0)
+    uniform = Array(rng.uniform(-0.5, 0.5, size=(200, 200)).astype(np.float32), "float32", "cpu")
+    normal = Array(rng.normal(0.0, 0.5, size=(200, 200)).astype(np.float32), "float32", "cpu")
+    assert abs(measure_distribution(uniform, {}, None)["excess kurtosis"] + 1.2) < 0.05
+    assert abs(measure_distribution(normal, {}, None)["excess kurtosis"]) < 0.1
+    assert abs(measure_scale(normal, {}, None)["standard deviation"] - 0.5) < 0.01
+    assert 0.499 < measure_bound(uniform, {}, None)["largest |value|"] <= 0.5
+    values = Array(np.array([0.7, 0.1, 1e-6], dtype=np.float32), "float32", "cpu")
+    bands = {"first": [0, 0.5, 1.0], "last": [-1, 1e-3, 1.0], "beyond": [5, 0, 1]}
+    assert measure_bands(values, {"bands": bands}, None) == {
+        "number of values": 3, "first": "within [0.5, 1]", "last": "below [0.001, 1]", "beyond": "missing"}
+
+
+def test_reference_init_matches_torch_nn_init_statistics():
+    """The reference's standard deviations equal those of torch.nn.init's own functions on the same shapes."""
+    spec = importlib.util.spec_from_file_location("unit2_init", ROOT / "solutions" / UNIT / "init.py")
+    init = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(init)
+    torch_init = {"xavier_uniform": torch.nn.init.xavier_uniform_, "xavier_normal": torch.nn.init.xavier_normal_,
+                  "he_uniform": lambda w: torch.nn.init.kaiming_uniform_(w, nonlinearity="relu"),
+                  "he_normal": lambda w: torch.nn.init.kaiming_normal_(w, nonlinearity="relu")}
+    for shape in ((300, 200), (64, 32, 3, 3)):
+        for scheme, fn in torch_init.items():
+            ours = init.init_weight(shape, scheme, torch.Generator().manual_seed(0))
+            theirs = fn(torch.empty(shape))
+            assert ours.dtype == torch.float32 and ours.shape == theirs.shape
+            assert abs(ours.std() / theirs.std() - 1) < 0.05, (scheme, shape)
+    with pytest.raises(ValueError):
+        init.init_weight((3, 4), "orthogonal")

@@ -1,4 +1,5 @@
 import torch
+from torch import nn
 
 
 def step(z):
@@ -72,3 +73,48 @@ def multiclass_hinge_loss(scores, y, margin=1.0):
     dscores = active.clone()
     dscores[rows, y] = -active.sum(dim=1)
     return loss, dscores / N
+
+
+def least_squares(X, y, l2=0.0):
+    """Ridge regression in closed form: argmin ||X w + b - y||^2 + l2 ||w||^2, the bias not penalised.
+
+    Centring X and y removes the bias from the problem; it is then b = mean(y) - mean(X) @ w.
+    """
+    x_mean = X.mean(dim=0)                                     # (D,)
+    y_mean = y.mean()                                          # ()
+    Xc, yc = X - x_mean, y - y_mean                            # (N, D), (N,)
+    eye = torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
+    w = torch.linalg.solve(Xc.T @ Xc + l2 * eye, Xc.T @ yc)   # (D,)
+    return w, y_mean - x_mean @ w
+
+
+def squared_hinge_loss(scores, y, margin=1.0):
+    """Multiclass squared hinge loss, averaged over the batch, and its gradient."""
+    N = scores.shape[0]
+    rows = torch.arange(N, device=scores.device)
+    correct = scores[rows, y].unsqueeze(1)                     # (N, 1)
+    margins = torch.relu(scores - correct + margin)            # (N, C), zero where the margin holds
+    margins[rows, y] = 0
+    loss = (margins ** 2).sum() / N
+    dscores = 2 * margins                                      # (N, C)
+    dscores[rows, y] = -dscores.sum(dim=1)
+    return loss, dscores / N
+
+
+class Autoencoder(nn.Module):
+    """x -> decoder(relu(encoder(x))): d_in -> d_code -> d_in."""
+
+    def __init__(self, d_in, d_code):
+        super().__init__()
+        self.encoder = nn.Linear(d_in, d_code)
+        self.decoder = nn.Linear(d_code, d_in)
+
+    def forward(self, x):                                      # x: (N, d_in)
+        return self.decoder(torch.relu(self.encoder(x)))       # (N, d_in)
+
+
+def reconstruction_scores(model, x):
+    """Per-sample mean squared reconstruction error, shape (N,), without building a graph."""
+    with torch.no_grad():
+        x_hat = model(x)                                       # (N, D)
+    return ((x_hat - x) ** 2).mean(dim=1)
