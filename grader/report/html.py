@@ -64,7 +64,8 @@ def with_code(text: str) -> str:
                    for i, part in enumerate(parts))
 
 
-COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "at grading": "#6e7781", "hint": "#8a5a00", "open": "#cf222e"}
+COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "at grading": "#6e7781", "hint": "#8a5a00", "open": "#cf222e",
+           "note": "#a60"}
 CELL = "padding:2px 8px;text-align:left;vertical-align:top"
 
 
@@ -105,9 +106,12 @@ def _exercise_rows(ex: ExerciseResult) -> list[str]:
     summary = f"{_fmt(ex.score)} / {_fmt(ex.max_score)} points, {passed} of {len(counted)} checks passed"
     if later:
         summary += f"; {len(later)} more checked at grading"
+    notes = [_row("", "note", "", f"graded from <code>{html.escape(ex.graded_from)}</code> "
+                  "(several files define it)")] if ex.graded_from else []
+    notes += [_row("", "note", "", with_code(note)) for note in ex.notes]
     if ex.error:
-        return [_row(ex.name, "fail", "", with_code(ex.error))]
-    rows = [_row(ex.name, "pass" if ex.passed else "fail", "", html.escape(summary))]
+        return [_row(ex.name, "fail", "", with_code(ex.error)), *notes]
+    rows = [_row(ex.name, "pass" if ex.passed else "fail", "", html.escape(summary)), *notes]
     groups, hints = group_failures(ex.checks)
     for group in groups:
         rows.append(_row("", "", html.escape(group.label), with_code(group.message)))

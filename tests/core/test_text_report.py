@@ -17,3 +17,15 @@ def test_failures_with_and_without_a_hint_are_one_problem_counted_once():
     assert text.count(problem) == 1 and text.count(f"hint: {hint}") == 1
     groups, hints = group_failures(checks)
     assert [(g.check, g.more, g.message) for g in groups] == [("case 1", 2, problem)] and hints == [hint]
+
+
+def test_the_notebook_table_says_which_file_was_graded_and_why_an_exercise_may_fail():
+    from grader.report.html import render_html
+    from grader.results import UnitResult
+
+    ex = ExerciseResult("small_resnet", 2.0, [CheckResult("case 1", False, "got shape (2, 3)")],
+                        graded_from="convnets-Copy1.ipynb",
+                        notes=["may fail only because `ResidualBlock`, which it uses, fails its checks"])
+    page = render_html(UnitResult("unit5", {"small_resnet": ex}))
+    assert "graded from <code>convnets-Copy1.ipynb</code>" in page
+    assert "may fail only because <code>ResidualBlock</code>, which it uses" in page
