@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import COURSE_FILE, Course, Unit
+from ..environment import course_packages
 from ..errors import GraderFailure, UsageError
 from .casefile import write_checks
 from .export import UnitExport, export_unit
@@ -125,6 +126,9 @@ def course_toml(course: Course, units: list[Unit]) -> str:
     lines += ["", "[limits]", f"check_timeout = {limits.check_timeout!r}", f"load_timeout = {limits.load_timeout!r}",
               f"exercise_timeout = {limits.exercise_timeout!r}", f"submission_timeout = {limits.submission_timeout!r}",
               f"memory_mb = {limits.memory_mb!r}", f"cpus = {limits.cpus!r}"]
+    packages = course_packages(course.root)
+    if packages:   # the student installs them too; `grader check` names any that are missing
+        lines += ["", "[environment]", "packages = [" + ", ".join(_toml(p) for p in packages) + "]"]
     for unit in units:
         lines += ["", "[[units]]", f"id = {_toml(unit.id)}", f"title = {_toml(unit.title)}", "exercises = ["]
         lines += [f"    {{ name = {_toml(e.name)}, points = {e.points!r} }}," for e in unit.exercises]
@@ -242,6 +246,8 @@ def _write_readme(course: Course, units: list[Unit], wheel: str | None, work: Pa
         "offline, with the same feedback and hints as the course's grader.", "",
         "## Set up (once)", "", "```bash", "python -m venv .venv && . .venv/bin/activate",
         f"{install}   # the grader and what it needs (torch, numpy, sympy...)", "```", "",
+        *([f"The course's notebooks also import: `python -m pip install {' '.join(course_packages(course.root))}`.",
+           ""] if course_packages(course.root) else []),
         "Without an NVIDIA GPU, install PyTorch's CPU build first; the default build is several GB:",
         "`python -m pip install torch --index-url https://download.pytorch.org/whl/cpu`.", "",
         "## Check your work", "", "```bash",

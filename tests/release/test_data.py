@@ -188,3 +188,23 @@ def test_a_check_made_at_grading_reads_as_neither_pass_nor_fail():
         "message": "checked at grading: it measures your result on data that stays with the instructor"}
     again = UnitResult.from_json(result.to_json(weights=True))
     assert again.exercises["adversarial_digits"].checks[1].at_grading and again.score == 3.0
+
+
+def test_the_release_lists_the_courses_extra_packages(tmp_path):
+    """A course's [environment] packages reach the release's course.toml, where `grader check` reads them."""
+    import tomllib
+
+    from grader.config import load_course
+    from grader.environment import course_packages
+    from grader.release.build import course_toml
+
+    shutil.copy(ROOT / "course.toml", tmp_path / "course.toml")
+    text = (tmp_path / "course.toml").read_text()
+    (tmp_path / "course.toml").write_text(text.replace("packages = []", 'packages = ["seaborn>=0.13", "einops"]'))
+    course = load_course(tmp_path)
+    released = course_toml(course, list(course.units))
+    assert tomllib.loads(released)["environment"] == {"packages": ["seaborn>=0.13", "einops"]}
+    (tmp_path / "course.toml").write_text(released)
+    assert course_packages(tmp_path) == ["seaborn>=0.13", "einops"]
+    (tmp_path / "course.toml").write_text(text)
+    assert "environment" not in tomllib.loads(course_toml(load_course(tmp_path), list(load_course(tmp_path).units)))
