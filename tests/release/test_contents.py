@@ -108,8 +108,8 @@ def test_no_graded_quiz_key_anywhere(release, built):
 
 
 def test_every_exercise_keeps_enough_public_checks(built):
-    """Each exercise ships at least one public check and at least half of them; only the digits check
-    that measures on the held-out test split waits for grading."""
+    """Each exercise ships at least one public check and at least half of them; only the digits checks
+    that measure on a held-out test split (unit3's adversarial training, unit5's transfer) wait for grading."""
     report, course = built
     later = {}
     for export in report.exports:
