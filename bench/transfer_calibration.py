@@ -1,15 +1,16 @@
-"""Does fine-tuning beat training from scratch on digits? The figures a transfer check's thresholds would come from.
+"""Does fine-tuning beat training from scratch on digits? The figures behind TRANSFER_TARGETS (solutions/unit5/checks.py).
 
-    python bench/transfer_calibration.py [--seeds 8] [--shots 1 3 5] [--arch conv|deep|mlp] [--epochs 50]
+    python bench/transfer_calibration.py [--draws 8] [--shots 2] [--write-backbone]
 
-A backbone is pre-trained on scikit-learn's digits 0-4 (the reference network below, Adam,
-mini-batches of 64). For each seed, `shots` labelled images of each digit 5-9 are drawn; the
-reference `fine_tune` (solutions/unit5/architectures.py) replaces the head and the network is
-trained on them (freeze=True: the head only; freeze=False: every layer from the pre-trained
-weights), and the same network is trained from scratch on the same images. All are tested on
-the remaining images of 5-9. Prints the worst seed, the mean and the best seed of each, and the
-time one fine-tuning takes. A check "fine-tuned beats scratch" needs the fine-tuned worst seed
-clearly above the scratch best seed; the script says whether that holds.
+The check's backbone (grader.drivers.finetune.digits_cnn: two 3x3 convolutions with pooling and a
+Linear head) is pre-trained on scikit-learn's digits 0-4, with each image moved by up to one pixel
+every epoch. --write-backbone trains it and writes the weights the check ships
+(solutions/unit5/digits_backbone.npz); otherwise they are read from that file. For each draw,
+`shots` labelled images of each digit 5-9 are taken, the `transfer_digits` driver runs the reference
+fine_tune (and each catalogued mistake) on them exactly as the check does, and the trusted side
+measures accuracy on the other images of 5-9, each moved by up to one pixel (a fixed draw), next
+to the same network trained from scratch on the same images. Prints the worst draw, the mean and
+the best draw of each figure, and the time the worker's part takes.
 """
 from __future__ import annotations
 
@@ -25,105 +26,89 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
 
+from grader import drivers  # noqa: E402
 from grader.config import load_course  # noqa: E402
+from grader.drivers import finetune  # noqa: E402
+from grader.drivers.base import CheckProblem  # noqa: E402
+from grader.runner import wire  # noqa: E402
 from grader.spec.loader import load_unit_spec  # noqa: E402
 
 
-def digits() -> tuple[torch.Tensor, torch.Tensor]:
-    """All 1,797 digits as (N, 1, 8, 8) images in [0, 1] and their labels, in a fixed shuffled order."""
-    from sklearn.datasets import load_digits
-
-    data = load_digits()
-    order = np.random.default_rng(0).permutation(len(data.target))
-    X = torch.tensor(data.data[order] / 16.0, dtype=torch.float32).view(-1, 1, 8, 8)
-    return X, torch.tensor(data.target[order])
-
-
-def network(arch: str, seed: int) -> nn.Sequential:
-    """The backbone with a 5-class head; conv: 3x3 convolution, ReLU, 2x2 pooling; deep: three of them; mlp: one hidden layer."""
+def pretrain(X: torch.Tensor, y: torch.Tensor, epochs: int, seed: int = 0) -> list[np.ndarray]:
+    """The backbone trained on (X, y): Adam, mini-batches of 64, every image shifted afresh each epoch."""
     torch.manual_seed(seed)
-    if arch == "deep":
-        return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
-                             nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                             nn.Flatten(), nn.Linear(64 * 2 * 2, 5))
-    if arch == "conv":
-        return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                             nn.Linear(16 * 4 * 4, 5))
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 5))
-
-
-def train(model: nn.Module, params: list, X: torch.Tensor, y: torch.Tensor, epochs: int, seed: int,
-          batch: int | None = None, lr: float = 0.01) -> nn.Module:
-    torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(params, lr=lr)
-    size = batch or len(X)
+    generator = torch.Generator().manual_seed(seed)
+    model = finetune.digits_cnn()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(epochs):
         order = torch.randperm(len(X))
-        for start in range(0, len(X), size):
-            rows = order[start:start + size]
+        for start in range(0, len(X), 64):
+            rows = order[start:start + 64]
             optimizer.zero_grad()
-            F.cross_entropy(model(X[rows]), y[rows]).backward()
+            F.cross_entropy(model(finetune.shift_images(X[rows], generator)), y[rows]).backward()
             optimizer.step()
-    return model
-
-
-def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float((model(X).argmax(dim=1) == y).double().mean())
+    print(f"pre-trained on {len(X)} images of 0-4, accuracy on them {finetune.accuracy(model, X, y):.3f}")
+    return [p.detach().numpy().copy() for p in model.parameters()]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--shots", type=int, nargs="+", default=[1, 3, 5])
-    parser.add_argument("--arch", choices=("conv", "deep", "mlp"), default="conv")
-    parser.add_argument("--epochs", type=int, default=50, help="fine-tuning and from-scratch epochs (full batch)")
-    parser.add_argument("--pretrain-epochs", type=int, default=10)
+    parser.add_argument("--draws", type=int, default=8)
+    parser.add_argument("--shots", type=int, default=None, help="images per digit (default: the check's)")
+    parser.add_argument("--write-backbone", action="store_true")
+    parser.add_argument("--pretrain-epochs", type=int, default=20)
     args = parser.parse_args(argv)
     course = load_course(ROOT)
     load_unit_spec(course, course.unit("unit5"))
-    fine_tune = sys.modules["_grader_course.unit5.architectures"].fine_tune
+    checks = sys.modules["_grader_course.unit5.checks"]
+    reference = sys.modules["_grader_course.unit5.architectures"]
+    mistakes = sys.modules["_grader_course.unit5.mistakes"]
     torch.set_num_threads(1)
-    X, y = digits()
-    old, new = y < 5, y >= 5
-    X_old, y_old, X_new, y_new = X[old], y[old], X[new], y[new] - 5
-    started = time.perf_counter()
-    backbone = network(args.arch, 0)
-    train(backbone, list(backbone.parameters()), X_old, y_old, args.pretrain_epochs, 0, batch=64)
-    print(f"{args.arch} backbone pre-trained on {len(X_old)} images of 0-4 in {time.perf_counter() - started:.2f} s, "
-          f"accuracy on them {accuracy(backbone, X_old, y_old):.3f}; {args.epochs} epochs on the few examples")
-    state = backbone.state_dict()
-    for shots in args.shots:
-        figures: dict[str, list[float]] = {"freeze=True": [], "freeze=False": [], "scratch": []}
-        seconds = []
-        for seed in range(args.seeds):
-            rng = np.random.default_rng(seed)
-            rows = np.concatenate([rng.choice(np.flatnonzero(y_new.numpy() == c), shots, replace=False)
-                                   for c in range(5)])
-            test = np.setdiff1d(np.arange(len(X_new)), rows)
-            for freeze in (True, False):
-                model = network(args.arch, 0)
-                model.load_state_dict(state)
-                tick = time.perf_counter()
-                params = fine_tune(model, 5, freeze=freeze)
-                train(model, params, X_new[rows], y_new[rows], args.epochs, seed)
+    if args.write_backbone:
+        X, y = checks._digits()
+        old = y < 5
+        started = time.perf_counter()
+        weights = pretrain(torch.from_numpy(X[old]), torch.from_numpy(y[old]), args.pretrain_epochs)
+        np.savez(checks.BACKBONE_PATH, *weights)
+        print(f"wrote {checks.BACKBONE_PATH} ({time.perf_counter() - started:.1f} s)")
+        checks._backbone.cache_clear()
+    candidates = {"reference": reference.fine_tune,
+                  "no freeze": mistakes.fine_tune_no_freeze, "returns all": mistakes.fine_tune_returns_all,
+                  "head frozen": mistakes.fine_tune_head_frozen, "old head kept": mistakes.fine_tune_old_head}
+    figures: dict[str, list[float]] = {"scratch": [], **{label: [] for label in candidates}}
+    gains: dict[str, list[float]] = {label: [] for label in candidates}
+    seconds = []
+    ctx = drivers.DriverContext(device="cpu", seed=1)
+    shots = args.shots or checks.TRANSFER_SHOTS
+    for draw in range(args.draws):
+        case = checks.transfer_case(draw, shots)
+        inputs = wire.decode(wire.encode(case.inputs))
+        trusted = {**inputs, **wire.decode(wire.encode(case.private))}
+        for label, fn in candidates.items():
+            tick = time.perf_counter()
+            try:
+                raw = wire.decode(wire.encode(drivers.to_plain(
+                    drivers.get("transfer_digits")({"fine_tune": fn}, dict(inputs), ctx))))
+            except CheckProblem as problem:
+                print(f"  draw {draw}, {label}: {type(problem).__name__}: {problem}")
+                continue
+            if label == "reference":
                 seconds.append(time.perf_counter() - tick)
-                figures[f"freeze={freeze}"].append(accuracy(model, X_new[test], y_new[test]))
-            scratch = network(args.arch, 100 + seed)
-            train(scratch, list(scratch.parameters()), X_new[rows], y_new[rows], args.epochs, seed)
-            figures["scratch"].append(accuracy(scratch, X_new[test], y_new[test]))
-        print(f"{shots} labelled image(s) per digit 5-9, seeds 0-{args.seeds - 1}, one fine-tuning "
-              f"{statistics.median(seconds):.3f} s (median):")
-        for label, values in figures.items():
-            print(f"  {label:13s} worst {min(values):.3f}  mean {statistics.mean(values):.3f}  best {max(values):.3f}")
-        paired = [a - b for a, b in zip(figures["freeze=True"], figures["scratch"])]
-        print(f"  freeze=True minus scratch on the same images: mean {statistics.mean(paired):+.3f}, "
-              f"better on {sum(d > 0 for d in paired)} of {len(paired)} seeds")
-        margin = min(figures["freeze=True"]) - max(figures["scratch"])
-        print(f"  fine-tuned worst minus scratch best: {margin:+.3f} "
-              + ("(a threshold fits between them)" if margin > 0.02 else "(no threshold separates them)"))
+            report = finetune.transfer_report(raw, trusted, ctx)
+            figures[label].append(report["fine-tuned"])
+            gains[label].append(report["gain"])
+        figures["scratch"].append(report["scratch"])
+    print(f"{shots} labelled image(s) per digit 5-9, draws 0-{args.draws - 1}; the worker's part takes "
+          f"{statistics.median(seconds):.3f} s (median); targets {checks.TRANSFER_TARGETS}")
+    for label, values in figures.items():
+        if values:
+            print(f"  accuracy {label:14s} worst {min(values):.3f}  mean {statistics.mean(values):.3f}  "
+                  f"best {max(values):.3f}")
+    for label, values in gains.items():
+        if values:
+            print(f"  gain     {label:14s} worst {min(values):+.3f}  mean {statistics.mean(values):+.3f}  "
+                  f"best {max(values):+.3f}")
     return 0
 
 

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from grader.drivers import BadOutput
 from helpers import ROOT, assert_fails_with, check_path, notebook_script
 
 
@@ -475,3 +478,48 @@ def test_fine_tune_freezes_the_body_and_returns_the_head():
     assert [p.requires_grad for p in backbone.parameters()] == [False, False, True, True]
     assert [id(p) for p in params] == [id(p) for p in backbone[-1].parameters()]
     assert len(REF["fine_tune"](backbone, 2, freeze=False)) == 4
+
+
+def _course_module(name):
+    """A module of solutions/unit5 as the grader loads it (checks, mistakes)."""
+    from grader.config import load_course
+    from grader.spec.loader import load_unit_spec
+
+    course = load_course(ROOT)
+    load_unit_spec(course, course.unit("unit5"))
+    return sys.modules[f"_grader_course.unit5.{name}"]
+
+
+def _transfer_run(fn):
+    """The transfer case in this process: the driver on fn, then the trusted measurement."""
+    from grader import drivers
+    from grader.drivers import finetune
+
+    checks = _course_module("checks")
+    case = next(c for c in checks.fine_tune_cases(np.random.default_rng(0)) if c.driver == "transfer_digits")
+    ctx = drivers.DriverContext(device="cpu", seed=1)
+    raw = drivers.get("transfer_digits")({"fine_tune": fn}, dict(case.inputs), ctx)
+    trusted = case.trusted_inputs(case.inputs)
+    return finetune.transfer_report(raw, trusted, ctx), case.measure(raw, trusted, ctx), case.oracle(trusted, ctx)
+
+
+def test_transfer_case_beats_training_from_scratch_with_the_reference_only():
+    report, measured, expected = _transfer_run(REF["fine_tune"])
+    assert measured == expected and report["gain"] > 0.1
+    report, measured, expected = _transfer_run(_course_module("mistakes").fine_tune_old_head)
+    assert measured != expected and report["gain"] < 0.05
+
+
+@pytest.mark.parametrize("body, message", [
+    ("    backbone[-1] = nn.Linear(backbone[-1].in_features, num_classes)\n"
+     "    for p in backbone.parameters():\n        p.requires_grad_(False)\n"
+     "    return list(backbone[-1].parameters())\n", "none of the parameters"),
+    ("    backbone[-1] = nn.Sequential(nn.Linear(backbone[-1].in_features, num_classes))\n"
+     "    return list(backbone[-1].parameters())\n", "replace only the last one"),
+    ("    return [torch.zeros(3, requires_grad=True)]\n", "not a parameter of the backbone"),
+])
+def test_transfer_driver_rejects_what_it_cannot_train(body, message):
+    namespace = {}
+    exec(_fine_tune_src(body), namespace)  # noqa: S102
+    with pytest.raises(BadOutput, match=message):
+        _transfer_run(namespace["fine_tune"])
