@@ -5,7 +5,7 @@ import json
 import textwrap
 from pathlib import Path
 
-from grader.checking import run_checks
+from grader.checking import plan_unit, run_checks
 from grader.config import load_course
 from grader.notebook.collect import Cell, Submission
 from grader.results import UnitResult
@@ -15,18 +15,21 @@ ROOT = Path(__file__).resolve().parents[1]
 COURSE = load_course(ROOT)
 
 
-def check_source(unit_id: str, source: str, exercises: list[str] | None = None) -> UnitResult:
+def check_source(unit_id: str, source: str, exercises: list[str] | None = None,
+                 secret: str | None = None) -> UnitResult:
     """Check student source in-process (fast; no isolation): for catalogues of wrong code.
 
     The source is also the submission's one cell (origin "<student>"), so the
     trusted side's scan for forbidden shortcuts reads it as it would a notebook.
+    With a secret, the hidden cases it seeds are run (as `grader grade` runs them), else the public ones.
     """
     source = textwrap.dedent(source)
     namespace: dict = {"__name__": "__student__"}
     exec(compile(source, "<student>", "exec"), namespace)  # noqa: S102
     unit = COURSE.unit(unit_id)
     submission = Submission(cells=[Cell(source, "<student>")])
-    return run_checks(COURSE, unit, submission, InProcessSession(namespace), device="cpu", only=exercises)
+    plan = None if secret is None else plan_unit(COURSE, unit, device="cpu", only=exercises, secret=secret)
+    return run_checks(COURSE, unit, submission, InProcessSession(namespace), device="cpu", only=exercises, plan=plan)
 
 
 def check_path(unit_id: str, path: Path, exercises: list[str] | None = None, device: str = "cpu") -> UnitResult:

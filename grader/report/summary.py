@@ -128,18 +128,28 @@ def render_summary(s: Summary, *, width: int = 88, max_listed: int = 20) -> str:
             score = f"{round(r.score, 2):g}/{r.max_score:g}"
             lines.append(_clip(f"  {r.student:<{id_w}}  {score:>11}  {f'{r.passed}/{r.exercises}':>10}  "
                                f"{STATUS_TEXT.get(r.status, r.status)}", width))
-    if s.attention:
+    attention = _attention(s)
+    if attention:
         lines.append("needs attention:")
-        for student, kind, what in s.attention[:max_listed]:
+        for student, kind, what in attention[:max_listed]:
             text = printable(f"{student}: {kind}: {what}".replace("\n", " "))
             lines.extend(textwrap.wrap(clip(text, 400), width, initial_indent="  ", subsequent_indent="      "))
-        if len(s.attention) > max_listed:
-            lines.append(f"  ... and {len(s.attention) - max_listed} more (see `grader export --format json`)")
+        if len(attention) > max_listed:
+            lines.append(f"  ... and {len(attention) - max_listed} more (see `grader export --format json`)")
     for group in s.identical:
         lines.append(_clip("identical submissions: " + ", ".join(group), width))
     for name in s.skipped_names:
         lines.append(_clip(f"not a student folder: {name}", width))
     return "\n".join(lines) + "\n"
+
+
+def _attention(s: Summary) -> list[tuple[str, str, str]]:
+    """What needs a person: the per-student findings, and every student not graded or failed by the grader."""
+    found = list(s.attention)
+    for kind, items in (("not graded", s.ungradable), ("grader error", s.grader_errors)):
+        found += [(student, kind, what or "unknown") for student, what in items
+                  if (student, kind, what or "unknown") not in found]
+    return found
 
 
 def _clip(text: str, width: int) -> str:

@@ -12,6 +12,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "examples"))
 
+# The batch course's own secret, written before any grade, so the in-process oracle
+# (helpers.check_source(..., secret=BATCH_SECRET)) runs the very hidden cases the batch grades on.
+BATCH_SECRET = "5e" * 32
 TEST_LIMITS = "[limits]\ncheck_timeout = 2.0\nload_timeout = 10.0\nmemory_mb = 768\n"
 
 
@@ -22,6 +25,9 @@ def make_course(folder: Path) -> Path:
     text = re.sub(r"\[limits\]\n(?:[^\[\n][^\n]*\n|\n)*", TEST_LIMITS + "\n", text, count=1)
     (folder / "course.toml").write_text(text, encoding="utf-8")
     (folder / "solutions").symlink_to(ROOT / "solutions")
+    fd = os.open(folder / ".grader-secret", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(BATCH_SECRET + "\n")
     return folder
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_support import grader, grade_json
+from batch_support import BATCH_SECRET, grader, grade_json
 from make_examples import reference_cells, variant_cells, write_notebook
 
 import helpers
@@ -30,7 +30,7 @@ def without(*names: str) -> list[str]:
 
 def expected_scores(cells: list[str]) -> dict[str, float]:
     """Per-exercise scores of these cells, from the in-process checker (independent of the batch)."""
-    return {name: ex.score for name, ex in helpers.check_source("unit1", "\n\n".join(cells)).exercises.items()}
+    return {name: ex.score for name, ex in helpers.check_source("unit1", "\n\n".join(cells), secret=BATCH_SECRET).exercises.items()}
 
 
 SOFTMAX_ROUTES = {

@@ -16,7 +16,7 @@ from typing import Callable
 
 import pytest
 
-from batch_support import ROOT, grader, grade_json, make_course
+from batch_support import BATCH_SECRET, ROOT, grader, grade_json, make_course
 from make_examples import reference_cells, write_notebook
 
 import helpers
@@ -35,7 +35,7 @@ ESCAPE_NAME = "\x1b[2J\x1b]0;pwned\x07evil.py"
 
 
 def expected_scores(cells: list[str]) -> dict[str, float]:
-    result = helpers.check_source("unit1", "\n\n".join(cells))
+    result = helpers.check_source("unit1", "\n\n".join(cells), secret=BATCH_SECRET)
     return {name: ex.score for name, ex in result.exercises.items()}
 
 
@@ -211,7 +211,7 @@ def test_escape_sequences_never_reach_the_terminal(batch):
     proc = batch["proc"]
     for char in RAW_CONTROL:
         assert char not in proc.stdout and char not in proc.stderr
-    assert "escape_link: \\x1b[31mred\\x07.py is a symbolic link" in proc.stderr  # the summary names it
+    assert "escape_link: not graded: \\x1b[31mred\\x07.py is a symbolic link" in proc.stderr  # the summary names it
     notes = _notes(batch, "escape_names")
     assert "raises.py: ValueError: \\x1b[2J\\x1b[41m cleared your screen" in notes
     assert not any(c in notes for c in RAW_CONTROL)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from batch_support import ROOT, grade_json
+from batch_support import BATCH_SECRET, ROOT, grade_json
 from make_examples import FUNCTIONS, VARIANTS, variant_cells, write_notebook
 
 import helpers
@@ -21,7 +21,7 @@ import helpers
 
 def expected_scores(cells: list[str]) -> dict[str, float]:
     """Per-exercise scores from the in-process checker (independent of any worker)."""
-    result = helpers.check_source("unit1", "\n\n".join(cells))
+    result = helpers.check_source("unit1", "\n\n".join(cells), secret=BATCH_SECRET)
     return {name: ex.score for name, ex in result.exercises.items()}
 
 

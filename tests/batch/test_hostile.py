@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_support import ROOT, grader, grade_json
+from batch_support import BATCH_SECRET, ROOT, grader, grade_json
 from make_examples import FUNCTIONS, STUB, notebook_json, reference_cells, variant_cells, write_notebook
 
 import helpers
@@ -30,7 +30,7 @@ SANDBOX_ONLY = {"a_kill_parent", "a_read_solutions", "a_copy_student", "a_write_
 
 def expected_scores(cells: list[str]) -> dict[str, float]:
     """Per-exercise scores from the in-process checker (independent of the batch)."""
-    result = helpers.check_source("unit1", "\n\n".join(cells))
+    result = helpers.check_source("unit1", "\n\n".join(cells), secret=BATCH_SECRET)
     return {name: ex.score for name, ex in result.exercises.items()}
 
 

@@ -67,8 +67,8 @@ def test_summary_table():
     assert "  softmax                       2    1.00    1.00           1" in text
     assert "  c: not graded: unit1.ipynb is not UTF-8" in text
     assert "identical submissions: a, c" in text
-    assert "  a              13/13         6/6  graded" in text   # one line per student
-    assert "  c              11/13         5/6  not graded" in text
+    assert "  a              20/20       10/10  graded" in text   # one line per student
+    assert "  c              18/20        9/10  not graded" in text
 
 
 def test_summary_lists_what_needs_attention():

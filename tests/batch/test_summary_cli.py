@@ -9,7 +9,8 @@ import pytest
 from batch_support import ROOT, grader, make_course
 
 GOLDEN = ROOT / "tests" / "golden"
-SOLUTION = (ROOT / "solutions" / "unit1" / "shallow.py").read_text(encoding="utf-8")
+SOLUTION = "\n\n".join((ROOT / "solutions" / "unit1" / name).read_text(encoding="utf-8")
+                       for name in ("shallow.py", "autoencoder.py"))
 STARTER = ROOT / "exercises" / "unit1" / "shallow_networks.ipynb"
 
 
