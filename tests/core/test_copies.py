@@ -56,7 +56,7 @@ def test_the_untouched_starter_is_left_out_and_the_copy_graded(tmp_path, request
     graded, quiz = run.stdout.split("OPEN quiz (practice)")   # the quiz's line names this test's tmp folder
     assert_golden("check_unit1_copy_of_starter.txt", graded, request)
     assert "no answers yet" in quiz
-    assert "unit1: 4 / 13 points" in run.stdout
+    assert "unit1: 4 / 20 points" in run.stdout
 
 
 def test_a_changed_starter_still_loses_to_the_copys_solutions(tmp_path):
