@@ -57,6 +57,11 @@ MIGRATIONS: dict[int, str] = {
             PRIMARY KEY (unit, student, question),
             FOREIGN KEY (unit, student) REFERENCES quiz_results (unit, student) ON DELETE CASCADE);
     """,
+    3: """
+        -- which file's definition was graded (several files define it), and notes on the exercise
+        ALTER TABLE exercises ADD COLUMN graded_from TEXT;
+        ALTER TABLE exercises ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';
+    """,
 }
 LATEST = max(MIGRATIONS)
 

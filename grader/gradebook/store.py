@@ -39,6 +39,8 @@ class StoredExercise:
     max_score: float
     error: str | None = None
     checks: list[StoredCheck] = field(default_factory=list)
+    graded_from: str | None = None   # the file whose definition was graded, when several define it
+    notes: list[str] = field(default_factory=list)   # e.g. it may fail only because one it uses fails
 
 
 @dataclass
@@ -148,9 +150,10 @@ class Gradebook:
                       (unit, student, status, content_hash, spec_hash, result.score, result.max_score, _text(error),
                        json.dumps(result.notes), stamp, __version__, run_id))
             for position, (name, ex) in enumerate(result.exercises.items()):
-                c.execute("INSERT INTO exercises (unit, student, exercise, position, score, max_score, error)"
-                          " VALUES (?,?,?,?,?,?,?)", (unit, student, name, position, ex.score, ex.max_score,
-                                                      _text(ex.error)))
+                c.execute("INSERT INTO exercises (unit, student, exercise, position, score, max_score, error,"
+                          " graded_from, notes) VALUES (?,?,?,?,?,?,?,?,?)",
+                          (unit, student, name, position, ex.score, ex.max_score, _text(ex.error),
+                           _text(ex.graded_from), json.dumps([_text(n) for n in ex.notes])))
                 c.executemany("INSERT INTO checks (unit, student, exercise, position, name, passed, weight, message,"
                               " hint) VALUES (?,?,?,?,?,?,?,?,?)",
                               [(unit, student, name, i, ch.name, int(ch.passed), ch.weight, _text(ch.message),
@@ -183,11 +186,12 @@ class Gradebook:
         wanted = set(students) if students is not None else None
         grades = {r[1]: StoredGrade(*r[:6], json.loads(r[6]), *r[7:]) for r in rows
                   if wanted is None or r[1] in wanted}
-        for student, name, score, max_score, error in self.conn.execute(
-                "SELECT student, exercise, score, max_score, error FROM exercises WHERE unit = ?"
-                " ORDER BY student, position", (unit,)):
+        for student, name, score, max_score, error, graded_from, notes in self.conn.execute(
+                "SELECT student, exercise, score, max_score, error, graded_from, notes FROM exercises"
+                " WHERE unit = ? ORDER BY student, position", (unit,)):
             if student in grades:
-                grades[student].exercises[name] = StoredExercise(name, score, max_score, error)
+                grades[student].exercises[name] = StoredExercise(name, score, max_score, error,
+                                                                 graded_from=graded_from, notes=json.loads(notes))
         for student, name, check, passed, message, weight, hint in self.conn.execute(
                 "SELECT student, exercise, name, passed, message, weight, hint FROM checks WHERE unit = ?"
                 " ORDER BY student, exercise, position", (unit,)):

@@ -60,11 +60,14 @@ def _exercise(ex: StoredExercise) -> list[str]:
     """A passing exercise as one line; a failing one as a heading, its problems grouped, its hints."""
     e = html.escape
     passed = sum(c.passed for c in ex.checks)
+    notes = [f"<p class='note'>graded from <code>{e(ex.graded_from)}</code> (several files define it)</p>"
+             ] if ex.graded_from else []
+    notes += [f"<p class='note'>note: {with_code(note)}</p>" for note in ex.notes]
     if not ex.error and passed == len(ex.checks) and ex.score >= ex.max_score:
         checks = f", all {len(ex.checks)} checks passed" if ex.checks else ""
         return [f"<p id='{e(ex.name)}' class='done'><span class='pass'>pass</span> <b>{e(ex.name)}</b>: "
-                f"{ex.score:g} / {ex.max_score:g}{checks}</p>"]
-    parts = [f"<h2 id='{e(ex.name)}'>{e(ex.name)}: {ex.score:g} / {ex.max_score:g}</h2>"]
+                f"{ex.score:g} / {ex.max_score:g}{checks}</p>", *notes]
+    parts = [f"<h2 id='{e(ex.name)}'>{e(ex.name)}: {ex.score:g} / {ex.max_score:g}</h2>", *notes]
     if ex.error:
         parts.append(f"<p class='fail'>{with_code(ex.error)}</p>")
     groups, hints = group_failures(ex.checks)

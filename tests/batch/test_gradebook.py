@@ -108,11 +108,33 @@ def test_migration_from_version_1_keeps_grades(tmp_path):
     conn = schema.connect(path, target=1)
     assert schema.version(conn) == 1
     conn.close()
-    with _v1(path) as gb:
-        gb.record("unit1", "ada", _result(), status="graded", content_hash="h", spec_hash="s")
+    with _v1(path) as gb:   # what a version-1 grader wrote: no graded_from, no exercise notes
+        gb.conn.execute("INSERT INTO submissions VALUES ('unit1', 'ada', 'graded', 'h', 's', 1.5, 2.0, NULL, '[]',"
+                        " 't', 'v', NULL)")
+        gb.conn.execute("INSERT INTO exercises VALUES ('unit1', 'ada', 'softmax', 0, 1.5, 2.0, NULL)")
     with Gradebook(path) as gb:  # migrates to LATEST
         assert schema.version(gb.conn) == LATEST
-        assert [g.student for g in gb.grades("unit1")] == ["ada"]
+        (grade,) = gb.grades("unit1")
+        ex = grade.exercises["softmax"]
+        assert (grade.student, ex.score, ex.graded_from, ex.notes) == ("ada", 1.5, None, [])
+
+
+def test_the_graded_file_and_exercise_notes_reach_the_feedback_page(tmp_path):
+    from helpers import COURSE
+
+    from grader.report.feedback_html import render_feedback
+
+    result = _result(False)
+    result.exercises["softmax"].graded_from = "losses-Copy1.ipynb"
+    result.exercises["softmax"].notes = ["may fail only because `exp_sum`, which it uses, fails its checks"]
+    with Gradebook(tmp_path / "gb.db") as gb:
+        gb.record("unit1", "ada", result, status="graded", content_hash="h", spec_hash="s")
+        (grade,) = gb.grades("unit1")
+    ex = grade.exercises["softmax"]
+    assert ex.graded_from == "losses-Copy1.ipynb" and ex.notes == result.exercises["softmax"].notes
+    page = render_feedback(grade, COURSE.unit("unit1"))
+    assert "graded from <code>losses-Copy1.ipynb</code>" in page
+    assert "may fail only because <code>exp_sum</code>, which it uses" in page
 
 
 class _v1(Gradebook):
