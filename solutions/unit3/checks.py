@@ -1,8 +1,6 @@
 """Checks for Unit 3: penalties, dropout (statistically), batch norm, early stopping, attacks, robust training."""
 import functools
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,6 +9,7 @@ import torch.nn.functional as F
 from grader.compare import patterns
 from grader.drivers import attacks, properties, stochastic
 from grader.drivers.attacks import build_mlp, one_thread
+from grader.digits import digits_arrays
 from grader.spec import Case, Exercise, Mistake, call_inputs
 
 from . import mistakes as m
@@ -460,23 +459,8 @@ _DIGITS_LABELS = {key: label for key, label, _ in attacks.robust_training_checks
 
 @functools.lru_cache(maxsize=1)
 def _digits():
-    """scikit-learn's 8x8 digits in [0, 1]: 1,400 training and 397 test images (a fixed split).
-
-    Read from the CSV file scikit-learn bundles, as its load_digits does: importing scikit-learn
-    would add about 1.5 s to every plan of this unit.
-    """
-    spec = importlib.util.find_spec("sklearn")   # finds the package without importing it
-    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
-    if path is not None and path.is_file():
-        data = np.loadtxt(path, delimiter=",")
-        pixels, labels = data[:, :-1], data[:, -1]
-    else:
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        pixels, labels = digits.data, digits.target
-    X = (pixels / 16.0).astype(np.float32)
-    y = labels.astype(np.int64)
+    """scikit-learn's 8x8 digits in [0, 1]: 1,400 training and 397 test images (a fixed split)."""
+    X, y = digits_arrays()
     perm = np.random.default_rng(0).permutation(len(X))
     train, test = perm[:1400], perm[1400:]
     return X[train], y[train], X[test], y[test]

@@ -6,7 +6,6 @@ modules are compared with the reference modules of resnet.py through the
 `module` drivers, with the reference's weights sent as inputs.
 """
 import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch.nn.functional as F
 
 from grader.drivers import finetune
 from grader.drivers.attacks import one_thread
+from grader.digits import digits_arrays
 from grader.spec import Case, Exercise, Mistake, call_inputs
 
 from . import mistakes as m
@@ -487,24 +487,10 @@ TRANSFER_TARGETS = {"fine-tuned": 0.50, "gain": 0.05}
 BACKBONE_PATH = Path(__file__).resolve().parent / "digits_backbone.npz"
 
 
-@functools.lru_cache(maxsize=1)
 def _digits():
-    """scikit-learn's 8x8 digits as (N, 1, 8, 8) float32 images in [0, 1] and int64 labels.
-
-    Read from the CSV file scikit-learn bundles, as its load_digits does, without importing scikit-learn
-    (which would add about 1.5 s to every plan of this unit).
-    """
-    spec = importlib.util.find_spec("sklearn")
-    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
-    if path is not None and path.is_file():
-        data = np.loadtxt(path, delimiter=",")
-        pixels, labels = data[:, :-1], data[:, -1]
-    else:
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        pixels, labels = digits.data, digits.target
-    return (pixels / 16.0).astype(np.float32).reshape(-1, 1, 8, 8), labels.astype(np.int64)
+    """scikit-learn's 8x8 digits as (N, 1, 8, 8) float32 images in [0, 1] and int64 labels."""
+    X, y = digits_arrays()
+    return X.reshape(-1, 1, 8, 8), y
 
 
 @functools.lru_cache(maxsize=1)
