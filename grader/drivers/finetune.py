@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import register
-from .attacks import build_mlp, one_thread
+from .attacks import accuracy, build_mlp, one_thread
 from .base import BadOutput, DriverContext, modified, snapshot
 from .modules import shape_text
 
@@ -123,11 +123,6 @@ def train_full_batch(model: nn.Module, params: list, X: torch.Tensor, y: torch.T
                 v.mul_(betas[1]).addcmul_(param.grad, param.grad, value=1 - betas[1])
                 denom = (v / (1 - betas[1] ** step)).sqrt_().add_(eps)
                 param.addcdiv_(m, denom, value=-lr / (1 - betas[0] ** step))
-
-
-def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float((model(X).argmax(dim=1) == y).double().mean())
 
 
 @register("transfer_digits")
