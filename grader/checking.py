@@ -277,12 +277,13 @@ def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], poin
     findings = find_shortcuts(program, exercise.entry, exercise.forbidden) if program is not None else []
     if findings:  # decided from the source, in this process: nothing the worker reports can undo it
         result.error = shortcut_message(findings, exercise.forbidden_hint)
-        result.checks = [CheckResult(p.case.name, False, result.error, p.case.weight) for p in cases]
+        result.checks = [CheckResult(p.case.name, False, result.error, p.case.weight, stage="shortcut") for p in cases]
         return result
     missing = [n for n in exercise.entry if n not in session.names]
     if missing:
         result.error = not_defined_message(missing, session)
-        result.checks = [CheckResult(p.case.name, False, f"not run: {result.error}", p.case.weight) for p in cases]
+        result.checks = [CheckResult(p.case.name, False, f"not run: {result.error}", p.case.weight, stage="defined")
+                         for p in cases]
         return result
     stalls = 0
     budget = max([course.limits.exercise_timeout] + [p.case.timeout or 0.0 for p in cases])
@@ -292,7 +293,8 @@ def _run_exercise(course: Course, spec: UnitSpec, cases: list[PlannedCase], poin
         if stalls >= MAX_STALLS or left <= 0:
             why = (f"{exercise.name} timed out or crashed on {stalls} earlier checks" if stalls >= MAX_STALLS
                    else f"the checks of {exercise.name} took more than {budget:g} s together")
-            result.checks.append(CheckResult(planned.case.name, False, f"not run: {why}", planned.case.weight))
+            result.checks.append(CheckResult(planned.case.name, False, f"not run: {why}", planned.case.weight,
+                                             stage="not run"))
             continue
         check, stalled = _run_case(course, spec, planned, session, device, left)
         stalls += stalled
@@ -333,18 +335,18 @@ def _verdict(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,
     run = session.run({"case": case.name, "driver": case.driver, "inputs": planned.inputs,
                        "forbidden": list(exercise.forbidden), "device": device, "seed": planned.seed}, timeout)
 
-    def fail(message: str, hint: str | None = None) -> CheckResult:
+    def fail(message: str, hint: str | None = None, stage: str = "values") -> CheckResult:
         text = f"{message}. Hint: {hint}" if hint else message
-        return CheckResult(case.name, False, text, case.weight, hint)
+        return CheckResult(case.name, False, text, case.weight, hint, stage=stage)
 
     # the worker's watch is a second signal: it can only cost points, and only for names this exercise forbids
     reported = [n for n in run.forbidden_used if isinstance(n, str) and forbids(n, exercise.forbidden)]
     if reported:
         used = ", ".join(f"`{n}`" for n in reported)
         extra = f"; {exercise.forbidden_hint}" if exercise.forbidden_hint else ""
-        return fail(f"uses {used}, which this exercise does not allow{extra}")
+        return fail(f"uses {used}, which this exercise does not allow{extra}", stage="shortcut")
     if run.error is not None:
-        check = fail(_error_message(run.error))
+        check = fail(_error_message(run.error), stage=str(run.error.get("kind") or "raised"))
         check.stalled = run.error.get("kind") in ("timeout", "crashed")
         return check
     actual = run.output
@@ -356,15 +358,15 @@ def _verdict(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,
             with _REFERENCE_LOCK:
                 actual = _measured(case, actual, planned.inputs, drivers.DriverContext(device=device, seed=planned.seed))
         except CheckProblem as exc:
-            return fail(str(exc))
+            return fail(str(exc), stage="measure")
         except Exception as exc:  # noqa: BLE001  (malformed output from the student's side)
-            return fail(f"the result could not be measured: {type(exc).__name__}: {exc}")
+            return fail(f"the result could not be measured: {type(exc).__name__}: {exc}", stage="measure")
     tolerance = _tolerance(course, case)
     # a hidden case's feedback never shows an expected value (grader.compare.tensors, reveal)
     verdict = compare_tree(actual, planned.expected, tolerance, names=exercise.outputs, reveal=not planned.hidden)
     if verdict.passed:
         return CheckResult(case.name, True, "passed", case.weight)
-    return fail(verdict.message, _recognise(spec, planned, actual, tolerance, device))
+    return fail(verdict.message, _recognise(spec, planned, actual, tolerance, device), stage=verdict.stage)
 
 
 def _error_message(error: dict) -> str:

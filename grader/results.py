@@ -20,6 +20,7 @@ class CheckResult:
     hint: str | None = None
     stalled: bool = False  # timed out or crashed the worker
     at_grading: bool = False  # listed, not run: its data stays with the instructor (neither pass nor fail)
+    stage: str | None = None  # where a failing check failed ("shape", "dtype", "values"...), for the class report
 
     def to_json(self, *, weights: bool = False) -> dict:
         data = {"name": self.name, "passed": self.passed, "message": self.message}
@@ -29,13 +30,15 @@ class CheckResult:
             data["hint"] = self.hint
         if weights:
             data["weight"] = self.weight
+            if self.stage:
+                data["stage"] = self.stage
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> "CheckResult":
         return cls(name=str(data["name"]), passed=bool(data["passed"]), message=str(data["message"]),
                    weight=float(data.get("weight", 1.0)), hint=data.get("hint"),
-                   at_grading=data.get("status") == "at_grading")
+                   at_grading=data.get("status") == "at_grading", stage=data.get("stage"))
 
 
 @dataclass

@@ -62,6 +62,16 @@ MIGRATIONS: dict[int, str] = {
         ALTER TABLE exercises ADD COLUMN graded_from TEXT;
         ALTER TABLE exercises ADD COLUMN notes TEXT NOT NULL DEFAULT '[]';
     """,
+    4: """
+        -- the stage at which a check failed (type, shape, dtype, device, values...), for the class report
+        ALTER TABLE checks ADD COLUMN stage TEXT;
+        -- the student's answer to a quiz question (JSON), for item analysis
+        ALTER TABLE quiz_questions ADD COLUMN answer TEXT;
+        -- when the work was handed in (nbgrader's timestamp.txt), how late, and the points the late rule took
+        ALTER TABLE submissions ADD COLUMN submitted_at TEXT;
+        ALTER TABLE submissions ADD COLUMN late_seconds REAL NOT NULL DEFAULT 0;
+        ALTER TABLE submissions ADD COLUMN penalty REAL NOT NULL DEFAULT 0;
+    """,
 }
 LATEST = max(MIGRATIONS)
 

@@ -30,6 +30,7 @@ class StoredCheck:
     message: str
     weight: float = 1.0
     hint: str | None = None
+    stage: str | None = None   # where a failing check failed: "type", "shape", "dtype", "values"...
 
 
 @dataclass
@@ -60,6 +61,9 @@ class StoredGrade:
     grader_version: str
     exercises: dict[str, StoredExercise] = field(default_factory=dict)
     quiz: dict | None = None  # QuizResult.to_json() shape, when the quiz engine recorded one
+    submitted_at: str | None = None   # from the submission's timestamp.txt (nbgrader collect), ISO 8601
+    late_seconds: float = 0.0         # how long after the unit's deadline it was handed in
+    penalty: float = 0.0              # points the course's late rule took off `score`
 
 
 @dataclass(frozen=True)
@@ -138,26 +142,32 @@ class Gradebook:
         return {r[0]: Fingerprint(r[1], r[2], r[3]) for r in rows}
 
     def record(self, unit: str, student: str, result: UnitResult, *, status: str, content_hash: str,
-               spec_hash: str, error: str | None = None, run_id: int | None = None) -> None:
-        """Replace the student's grade for the unit with result, in one transaction."""
+               spec_hash: str, error: str | None = None, run_id: int | None = None,
+               submitted_at: str | None = None, late_seconds: float = 0.0, penalty: float = 0.0) -> None:
+        """Replace the student's grade for the unit with result, in one transaction.
+
+        `score` stays the checks' score; `penalty` is what the late rule takes off it (exports subtract it).
+        """
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         stamp = now()
         with self._transaction() as c:
             c.execute("DELETE FROM submissions WHERE unit = ? AND student = ?", (unit, student))
             c.execute("INSERT INTO submissions (unit, student, status, content_hash, spec_hash, score, max_score,"
-                      " error, notes, graded_at, grader_version, run_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                      " error, notes, graded_at, grader_version, run_id, submitted_at, late_seconds, penalty)"
+                      " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       (unit, student, status, content_hash, spec_hash, result.score, result.max_score, _text(error),
-                       json.dumps(result.notes), stamp, __version__, run_id))
+                       json.dumps(result.notes), stamp, __version__, run_id, submitted_at, float(late_seconds),
+                       float(penalty)))
             for position, (name, ex) in enumerate(result.exercises.items()):
                 c.execute("INSERT INTO exercises (unit, student, exercise, position, score, max_score, error,"
                           " graded_from, notes) VALUES (?,?,?,?,?,?,?,?,?)",
                           (unit, student, name, position, ex.score, ex.max_score, _text(ex.error),
                            _text(ex.graded_from), json.dumps([_text(n) for n in ex.notes])))
                 c.executemany("INSERT INTO checks (unit, student, exercise, position, name, passed, weight, message,"
-                              " hint) VALUES (?,?,?,?,?,?,?,?,?)",
+                              " hint, stage) VALUES (?,?,?,?,?,?,?,?,?,?)",
                               [(unit, student, name, i, ch.name, int(ch.passed), ch.weight, _text(ch.message),
-                                _text(ch.hint)) for i, ch in enumerate(ex.checks)])
+                                _text(ch.hint), ch.stage) for i, ch in enumerate(ex.checks)])
             c.execute("INSERT INTO gradings (unit, student, status, content_hash, score, graded_at, run_id)"
                       " VALUES (?,?,?,?,?,?,?)", (unit, student, status, content_hash, result.score, stamp, run_id))
 
@@ -173,18 +183,20 @@ class Gradebook:
                       " grader_version) VALUES (?,?,?,?,?,?,?)",
                       (unit, student, float(quiz["score"]), float(quiz["max_score"]), answers_hash, stamp,
                        __version__))
-            c.executemany("INSERT INTO quiz_questions (unit, student, question, position, score, max_score, message)"
-                          " VALUES (?,?,?,?,?,?,?)",
+            c.executemany("INSERT INTO quiz_questions (unit, student, question, position, score, max_score, message,"
+                          " answer) VALUES (?,?,?,?,?,?,?,?)",
                           [(unit, student, _text(str(qid)), i, float(q["score"]), float(q["max_score"]),
-                            _text(str(q.get("message", "")))) for i, (qid, q) in enumerate(quiz["questions"].items())])
+                            _text(str(q.get("message", ""))), _answer_json(q))
+                           for i, (qid, q) in enumerate(quiz["questions"].items())])
 
     def grades(self, unit: str, students: list[str] | None = None) -> list[StoredGrade]:
         """Current grades for the unit (all students, or these), sorted by student id."""
         rows = self.conn.execute("SELECT unit, student, status, score, max_score, error, notes, content_hash,"
-                                 " spec_hash, graded_at, grader_version FROM submissions WHERE unit = ?"
-                                 " ORDER BY student", (unit,)).fetchall()
+                                 " spec_hash, graded_at, grader_version, submitted_at, late_seconds, penalty"
+                                 " FROM submissions WHERE unit = ? ORDER BY student", (unit,)).fetchall()
         wanted = set(students) if students is not None else None
-        grades = {r[1]: StoredGrade(*r[:6], json.loads(r[6]), *r[7:]) for r in rows
+        grades = {r[1]: StoredGrade(*r[:6], json.loads(r[6]), *r[7:11], submitted_at=r[11], late_seconds=r[12],
+                                    penalty=r[13]) for r in rows
                   if wanted is None or r[1] in wanted}
         for student, name, score, max_score, error, graded_from, notes in self.conn.execute(
                 "SELECT student, exercise, score, max_score, error, graded_from, notes FROM exercises"
@@ -192,11 +204,12 @@ class Gradebook:
             if student in grades:
                 grades[student].exercises[name] = StoredExercise(name, score, max_score, error,
                                                                  graded_from=graded_from, notes=json.loads(notes))
-        for student, name, check, passed, message, weight, hint in self.conn.execute(
-                "SELECT student, exercise, name, passed, message, weight, hint FROM checks WHERE unit = ?"
+        for student, name, check, passed, message, weight, hint, stage in self.conn.execute(
+                "SELECT student, exercise, name, passed, message, weight, hint, stage FROM checks WHERE unit = ?"
                 " ORDER BY student, exercise, position", (unit,)):
             if student in grades:
-                grades[student].exercises[name].checks.append(StoredCheck(check, bool(passed), message, weight, hint))
+                grades[student].exercises[name].checks.append(
+                    StoredCheck(check, bool(passed), message, weight, hint, stage=stage))
         for student, quiz in self._quizzes(unit):
             if student in grades:
                 grades[student].quiz = quiz
@@ -204,10 +217,13 @@ class Gradebook:
 
     def _quizzes(self, unit: str) -> Iterator[tuple[str, dict]]:
         questions: dict[str, dict] = {}
-        for student, qid, score, max_score, message in self.conn.execute(
-                "SELECT student, question, score, max_score, message FROM quiz_questions WHERE unit = ?"
+        for student, qid, score, max_score, message, answer in self.conn.execute(
+                "SELECT student, question, score, max_score, message, answer FROM quiz_questions WHERE unit = ?"
                 " ORDER BY student, position", (unit,)):
-            questions.setdefault(student, {})[qid] = {"score": score, "max_score": max_score, "message": message}
+            entry = {"score": score, "max_score": max_score, "message": message}
+            if answer is not None:
+                entry["answer"] = json.loads(answer)
+            questions.setdefault(student, {})[qid] = entry
         for student, score, max_score in self.conn.execute(
                 "SELECT student, score, max_score FROM quiz_results WHERE unit = ?", (unit,)):
             yield student, {"score": score, "max_score": max_score, "questions": questions.get(student, {})}
@@ -216,6 +232,13 @@ class Gradebook:
         """student -> how many times a grade was committed (from the append-only log)."""
         rows = self.conn.execute("SELECT student, COUNT(*) FROM gradings WHERE unit = ? GROUP BY student", (unit,))
         return {r[0]: int(r[1]) for r in rows}
+
+
+def _answer_json(question: dict) -> str | None:
+    """The student's answer to a quiz question as JSON text (None when the result carries none)."""
+    if "answer" not in question:
+        return None
+    return _text(json.dumps(question["answer"], default=str))
 
 
 class _Tx:
