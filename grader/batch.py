@@ -243,6 +243,7 @@ class BatchOptions:
     launcher: str = "auto"           # auto | sandbox | local
     device: str = "cpu"
     public: bool = False             # grade on the public cases (the instructor's trials), not the hidden ones
+    cluster: str | None = None       # a Dask scheduler address or local:N (grader.cluster); None: this machine
 
 
 @dataclass
@@ -309,9 +310,14 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
             continue
         jobs.append(_Job(folder, digest, files))
     workers = max(1, min(options.workers or os.cpu_count() or 1, max(len(jobs), 1)))
-    choice = open_launcher(course, workers, exam=options.exam, mode=options.launcher, device=options.device,
-                           on_wait=on_wait) if jobs else \
-        LauncherChoice(None, "sandbox: not started (nothing to grade)", True)
+    if jobs and options.cluster:   # Dask workers grade; this process plans and records (grader.cluster)
+        from .cluster import open_cluster
+
+        choice = open_cluster(options.cluster, course, options, on_note=on_note)
+    else:
+        choice = open_launcher(course, workers, exam=options.exam, mode=options.launcher, device=options.device,
+                               on_wait=on_wait) if jobs else \
+            LauncherChoice(None, "sandbox: not started (nothing to grade)", True)
     workers = getattr(choice.launcher, "workers", workers)
     report = BatchReport(unit.id, choice.report, choice.strong, [f.student for f in folders], outcomes,
                          skipped_names, [sorted(s) for s in by_hash.values() if len(s) > 1])
@@ -323,13 +329,15 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
         return report
     run_id = gradebook.begin_run(unit.id, choice.report, {
         "workers": workers, "force": options.force, "student": options.student, "exam": options.exam,
-        "launcher": options.launcher, "jobs": len(jobs), "cases": "public" if secret is None else "hidden"})
+        "launcher": options.launcher, "jobs": len(jobs), "cases": "public" if secret is None else "hidden",
+        "cluster": options.cluster})
     try:
-        plan = plan_unit(course, unit, device=options.device, secret=secret)
-        entry_names = {n for ex in plan.spec.exercises.values() for n in ex.entry}
-        starters = starter_code(course.exercises_dir / unit.id)
-        _run_pool(course, unit, jobs, plan, (entry_names, starters), choice.launcher, workers, gradebook, spec,
-                  run_id, report, on_outcome)
+        record = Recorder(gradebook, unit.id, spec, run_id, report, on_outcome)
+        if options.cluster:
+            choice.launcher.grade(course, unit, jobs, secret, record)
+        else:
+            plan = plan_unit(course, unit, device=options.device, secret=secret)
+            _run_pool(course, unit, jobs, plan, entry_code(course, unit, plan), choice.launcher, workers, record)
     finally:
         choice.launcher.close()
         report.seconds = time.monotonic() - started
@@ -345,9 +353,39 @@ def _grade_quizzes(course: Course, unit: Unit, folders: list[StudentFolder], gra
     grade_quizzes(course, unit, [(f.student, f.path) for f in folders if f.problem is None], gradebook)
 
 
+def entry_code(course: Course, unit: Unit, plan: UnitPlan) -> tuple[set[str], dict]:
+    """What `prepare` needs besides the folder: the exercises' entry names and the released starters' code."""
+    entry_names = {n for ex in plan.spec.exercises.values() for n in ex.entry}
+    return entry_names, starter_code(course.exercises_dir / unit.id)
+
+
+class Recorder:
+    """The one place a batch writes grades: one transaction per student, from the calling thread only."""
+
+    def __init__(self, gradebook: Gradebook, unit_id: str, spec: str, run_id: int, report: BatchReport,
+                 on_outcome: Callable[[Outcome], None] | None) -> None:
+        self.gradebook, self.unit_id, self.spec, self.run_id = gradebook, unit_id, spec, run_id
+        self.report, self.on_outcome = report, on_outcome
+        self.consecutive = 0
+
+    def __call__(self, outcome: Outcome) -> bool:
+        """Record one student's outcome; True when the batch must stop (grader errors in a row)."""
+        self.gradebook.record(self.unit_id, outcome.student, outcome.result, status=outcome.status,
+                              content_hash=outcome.content_hash, spec_hash=self.spec, error=outcome.error,
+                              run_id=self.run_id)
+        self.report.outcomes.append(outcome)
+        if self.on_outcome:
+            self.on_outcome(outcome)
+        self.consecutive = self.consecutive + 1 if outcome.status == "grader_error" else 0
+        if self.consecutive >= MAX_CONSECUTIVE_GRADER_ERRORS:
+            self.report.aborted = (f"{self.consecutive} students in a row could not be graded because of the "
+                                   f"grader (last: {outcome.error}); stopped")
+            return True
+        return False
+
+
 def _run_pool(course: Course, unit: Unit, jobs: list[_Job], plan: UnitPlan, code: tuple[set[str], dict],
-              launcher: object, workers: int, gradebook: Gradebook, spec: str, run_id: int,
-              report: BatchReport, on_outcome: Callable[[Outcome], None] | None) -> None:
+              launcher: object, workers: int, record: Recorder) -> None:
     todo: queue.Queue[_Job] = queue.Queue()
     done: queue.Queue[Outcome | BaseException] = queue.Queue()
     stop = threading.Event()
@@ -370,19 +408,9 @@ def _run_pool(course: Course, unit: Unit, jobs: list[_Job], plan: UnitPlan, code
                for k in range(workers)]
     for thread in threads:
         thread.start()
-    consecutive = 0
     try:
         for _ in range(len(jobs)):
-            outcome = _next(done, threads)
-            gradebook.record(unit.id, outcome.student, outcome.result, status=outcome.status,
-                             content_hash=outcome.content_hash, spec_hash=spec, error=outcome.error, run_id=run_id)
-            report.outcomes.append(outcome)
-            if on_outcome:
-                on_outcome(outcome)
-            consecutive = consecutive + 1 if outcome.status == "grader_error" else 0
-            if consecutive >= MAX_CONSECUTIVE_GRADER_ERRORS:
-                report.aborted = (f"{consecutive} students in a row could not be graded because of the grader "
-                                  f"(last: {outcome.error}); stopped")
+            if record(_next(done, threads)):
                 break
     finally:
         stop.set()  # results still in flight are dropped: those students are graded on the next run
@@ -404,22 +432,38 @@ def _next(done: "queue.Queue[Outcome | BaseException]", threads: list[threading.
 def _grade_one(course: Course, unit: Unit, job: _Job, plan: UnitPlan, code: tuple[set[str], dict],
                launcher: object, slot: int) -> Outcome:
     """Grade one student; `code` is (the exercises' entry names, the released starters' code cells)."""
-    from .runner.session import WorkerFailure
+    sub = prepare_job(unit, job, code)
+    if isinstance(sub, Outcome):
+        return sub
+    return grade_prepared(course, unit, job.folder.student, job.content_hash, sub, plan, launcher, slot)
 
-    started = time.monotonic()
-    student = job.folder.student
 
-    def outcome(status: str, result: UnitResult, error: str | None = None) -> Outcome:
-        return Outcome(student, status, result, error, job.content_hash, time.monotonic() - started)
+def prepare_job(unit: Unit, job: _Job, code: tuple[set[str], dict]) -> Submission | Outcome:
+    """The student's cells ready to run, or the `ungradable` outcome when there is nothing to run."""
+    def outcome(reason: str, notes: list[str]) -> Outcome:
+        return Outcome(job.folder.student, "ungradable", nothing_to_grade(unit, reason, notes), reason,
+                       job.content_hash)
 
     try:
         sub = prepare(job.folder, job.files, *code)
     except Exception as exc:  # noqa: BLE001  (an unreadable folder is the student's problem)
-        reason = f"the submission could not be read: {type(exc).__name__}: {one_line(exc)}"
-        return outcome("ungradable", nothing_to_grade(unit, reason, []), reason)
+        return outcome(f"the submission could not be read: {type(exc).__name__}: {one_line(exc)}", [])
     if not sub.cells:
-        reason = "; ".join(sub.problems) if sub.problems else f"no notebooks or .py files in {unit.id}/"
-        return outcome("ungradable", nothing_to_grade(unit, reason, sub.problems), reason)
+        return outcome("; ".join(sub.problems) if sub.problems else f"no notebooks or .py files in {unit.id}/",
+                       sub.problems)
+    return sub
+
+
+def grade_prepared(course: Course, unit: Unit, student: str, digest: str, sub: Submission, plan: UnitPlan,
+                   launcher: object, slot: int) -> Outcome:
+    """Run one prepared submission's checks in a sandboxed worker (twice on a grader failure)."""
+    from .runner.session import WorkerFailure
+
+    started = time.monotonic()
+
+    def outcome(status: str, result: UnitResult, error: str | None = None) -> Outcome:
+        return Outcome(student, status, result, error, digest, time.monotonic() - started)
+
     last = None
     for _attempt in range(2):
         try:

@@ -35,6 +35,9 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--launcher", default="auto", choices=["auto", "sandbox", "local"],
                    help="auto: the sandbox, falling back loudly to local processes; sandbox: never fall back; "
                         "local: no isolation (development only)")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="grade on a Dask cluster: a scheduler address (tcp://HOST:8786) or local:N for N worker "
+                        "processes here (needs the `cluster` extra; docs/cluster.md)")
     p.set_defaults(handler=grade_command)
 
     p = sub.add_parser("export", help="write a unit's grades from the gradebook")
@@ -63,7 +66,8 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
     if args.all and not args.csv:
         raise UsageError("--all says which students --csv lists; give --csv FILE too")
     options = BatchOptions(workers=args.workers, force=args.force, student=args.student, exam=args.exam,
-                           launcher=args.launcher, device=args.device, public=args.public)
+                           launcher=args.launcher, device=args.device, public=args.public,
+                           cluster=args.cluster)
     progress: list[Progress] = []
     if args.public:
         print("grader: grading on the public cases of `grader check` (--public), not the hidden ones",

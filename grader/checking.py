@@ -361,7 +361,7 @@ def _verdict(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,
             return fail(str(exc), stage="measure")
         except Exception as exc:  # noqa: BLE001  (malformed output from the student's side)
             return fail(f"the result could not be measured: {type(exc).__name__}: {exc}", stage="measure")
-    tolerance = _tolerance(course, case)
+    tolerance = _tolerance(course, case, device)
     # a hidden case's feedback never shows an expected value (grader.compare.tensors, reveal)
     verdict = compare_tree(actual, planned.expected, tolerance, names=exercise.outputs, reveal=not planned.hidden)
     if verdict.passed:
@@ -376,9 +376,9 @@ def _error_message(error: dict) -> str:
     return message
 
 
-def _tolerance(course: Course, case: Case):  # noqa: ANN202
+def _tolerance(course: Course, case: Case, device: str = "cpu"):  # noqa: ANN202
     def tolerance(dtype: str) -> tuple[float, float]:
-        default = course.tolerance(dtype if dtype in course.tolerances else "float64")
+        default = course.tolerance(dtype if dtype in course.tolerances else "float64", device)
         rtol = default.rtol if case.rtol is None else case.rtol
         atol = default.atol if case.atol is None else case.atol
         return rtol, atol

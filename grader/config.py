@@ -82,6 +82,7 @@ class Course:
     version: str = ""   # [course] version: recorded in a release and in its notebooks
     release: dict | None = None   # the parsed release.json of a student release; None in the instructor course
     grading: Grading = Grading()   # [grading]: where the secret of the hidden checks is (grader.secret)
+    device_tolerances: dict[str, dict[str, Tolerance]] = field(default_factory=dict)  # [tolerances.cuda]
 
     def unit(self, unit_id: str) -> Unit:
         """Return the unit with this id or raise a helpful UsageError."""
@@ -90,9 +91,10 @@ class Course:
                 return unit
         raise unknown("unit", unit_id, [u.id for u in self.units], "try `grader list`")
 
-    def tolerance(self, dtype: str) -> Tolerance:
-        """Default tolerance for a dtype name such as 'float32'."""
-        return self.tolerances.get(dtype, Tolerance(rtol=0.0, atol=0.0))
+    def tolerance(self, dtype: str, device: str = "cpu") -> Tolerance:
+        """Default tolerance for a dtype name such as 'float32' (a device's own, `[tolerances.cuda]`, first)."""
+        own = self.device_tolerances.get(device.split(":")[0], {}).get(dtype)
+        return own or self.tolerances.get(dtype, Tolerance(rtol=0.0, atol=0.0))
 
     @property
     def solutions_dir(self) -> Path:
@@ -151,9 +153,14 @@ def _parse(root: Path, data: dict, path: Path) -> Course:
     ids = [u.id for u in units]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{path}: unit ids are not unique: {ids}")
+    raw_tolerances = data.get("tolerances", {})
     tolerances = {
         dtype: Tolerance(rtol=float(t["rtol"]), atol=float(t["atol"]))
-        for dtype, t in data.get("tolerances", {}).items()
+        for dtype, t in raw_tolerances.items() if "rtol" in t
+    }
+    device_tolerances = {   # [tolerances.cuda]: what a device's kernels need beyond the defaults
+        device: {dtype: Tolerance(rtol=float(t["rtol"]), atol=float(t["atol"])) for dtype, t in table.items()}
+        for device, table in raw_tolerances.items() if "rtol" not in table
     }
     lim = data.get("limits", {})
     limits = Limits(
@@ -173,6 +180,7 @@ def _parse(root: Path, data: dict, path: Path) -> Course:
         salt=str(course.get("salt", "")),
         units=units,
         tolerances=tolerances,
+        device_tolerances=device_tolerances,
         limits=limits,
         version=str(course.get("version", "")),
         grading=_grading(data.get("grading", {}), path),

@@ -89,6 +89,7 @@ class DriverContext:
         """Seed torch's global generators (cheaply: torch.manual_seed would also initialise CUDA)."""
         torch.random.default_generator.manual_seed(self.seed)
         if self.device.startswith("cuda"):
+            strict_cuda()
             torch.cuda.manual_seed_all(self.seed)
 
     def generator(self, seed: int | None = None) -> torch.Generator:
@@ -151,3 +152,19 @@ def to_plain(tree: Any) -> Any:
         raise BadOutput(f"{path} is a {kind.__name__}; expected a tensor, number, tuple, list or dict")
 
     return visit(tree, "the result")
+
+
+def strict_cuda() -> None:
+    """GPU runs as reproducible as torch allows: no TF32, deterministic algorithms (warn where torch has none).
+
+    Called on both sides, the student's worker and the trusted references, before every seeded run on CUDA;
+    `[tolerances.cuda]` in course.toml states what is left (summation order in float32 kernels).
+    """
+    import os
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")   # deterministic cuBLAS (read at its first use)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
