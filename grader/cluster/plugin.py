@@ -13,6 +13,7 @@ import os
 import pickle
 import queue
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ try:
 except ImportError:  # grader.cluster says what to install before it gets here
     WorkerPlugin = object  # type: ignore[assignment,misc]
 
+_PICKLE_LOCK = threading.Lock()
+
 
 def dumps_plan(plan: Any) -> bytes:
     """Pickle a UnitPlan with the course's checks and references by value (workers need no course folder)."""
@@ -32,18 +35,11 @@ def dumps_plan(plan: Any) -> bytes:
 
     import cloudpickle
 
-    for name, module in list(sys.modules.items()):
-        if name.startswith("_grader_course.") and module is not None:
-            cloudpickle.register_pickle_by_value(module)
-    try:
-        return cloudpickle.dumps(plan)
-    finally:
+    with _PICKLE_LOCK:   # the by-value registry is global; concurrent batches in one process share it
         for name, module in list(sys.modules.items()):
             if name.startswith("_grader_course.") and module is not None:
-                try:
-                    cloudpickle.unregister_pickle_by_value(module)
-                except ValueError:
-                    pass
+                cloudpickle.register_pickle_by_value(module)
+        return cloudpickle.dumps(plan)
 
 
 @dataclass(frozen=True)
