@@ -79,6 +79,7 @@ class ClusterPool:
         from distributed import Client, LocalCluster
 
         self.options, self._note = options, on_note or (lambda message: None)
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)   # a lost scheduler: our own message
         self.cluster = None
         try:
             if count is not None:
@@ -87,7 +88,7 @@ class ClusterPool:
                     dashboard_address="127.0.0.1:0", memory_limit=0,   # port 0: concurrent batches never collide
                     resources={"GPU": 1} if options.device == "cuda" and _local_gpu() else None,
                     silence_logs=logging.ERROR)
-                self.client = Client(self.cluster, set_as_default=False)
+                self.client = Client(self.cluster, timeout=CONNECT_TIMEOUT, set_as_default=False)
                 self.client.wait_for_workers(count, timeout=WORKERS_TIMEOUT)
             else:
                 self.client = Client(target, timeout=CONNECT_TIMEOUT, set_as_default=False)
@@ -110,11 +111,8 @@ class ClusterPool:
 
     def dashboard(self) -> str | None:
         """The cluster's dashboard address, when it serves one."""
-        if self.cluster is not None and not _has_bokeh():   # its HTTP server then answers /health only
-            return None
-        try:
-            info = self.client.scheduler_info()
-            return self.client.dashboard_link if "dashboard" in info.get("services", {}) else None
+        try:   # without bokeh the scheduler's HTTP server answers /health and /metrics only
+            return self.client.dashboard_link if self.client.run_on_scheduler(_serves_dashboard) else None
         except Exception:  # noqa: BLE001  (no dashboard is no error)
             return None
 
@@ -171,6 +169,8 @@ class ClusterPool:
         register(plugin, name=plugin.name)
 
     def _unregister(self, name: str) -> None:
+        if self.client.status != "running":   # a scheduler that went away took the plugin with it
+            return
         try:
             self.client.unregister_worker_plugin(name)
         except Exception:  # noqa: BLE001  (a scheduler that went away took the plugin with it)
@@ -247,7 +247,7 @@ class ClusterPool:
         for thing in (getattr(self, "client", None), self.cluster):
             if thing is not None:
                 try:
-                    thing.close()
+                    thing.close(timeout=CONNECT_TIMEOUT)
                 except Exception:  # noqa: BLE001  (a scheduler that is gone is closed enough)
                     pass
 
@@ -260,12 +260,11 @@ def _is_cancelled(exc: BaseException) -> bool:
         or type(exc).__name__ in ("FutureCancelledError", "CancelledError", "CommClosedError")
 
 
-def _has_bokeh() -> bool:
-    try:
-        import bokeh  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _serves_dashboard(dask_scheduler: Any = None) -> bool:
+    """On the scheduler: whether its dashboard (bokeh) is up."""
+    import sys
+
+    return "distributed.dashboard.scheduler" in sys.modules
 
 
 def _local_gpu() -> bool:

@@ -5,6 +5,7 @@ starts a sandbox zygote per worker), so the module costs one cluster start-up.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -52,18 +53,24 @@ def _mixed_class(folder: Path, prefix: str, size: int) -> Path:
 @pytest.fixture(scope="module")
 def cluster():
     """A LocalCluster of 2 processes on unique ports (no fixed port, no dashboard port)."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  scheduler_port=0, dashboard_address="127.0.0.1:0", memory_limit=0,
-                                  silence_logs=logging.ERROR) as local, \
-            distributed.Client(local, set_as_default=False) as client:
+    local = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                     scheduler_port=0, dashboard_address="127.0.0.1:0", memory_limit=0,
+                                     silence_logs=logging.ERROR)
+    client = distributed.Client(local, timeout=5, set_as_default=False)
+    try:
         client.wait_for_workers(2, timeout=120)
         yield local, client
+    finally:   # short timeouts, errors ignored: the last test takes the scheduler down
+        for close in (client.close, local.close):
+            with contextlib.suppress(Exception):
+                close(timeout=5)
 
 
-def _grade(course_root: Path, sub: Path, gradebook: Path, **options) -> tuple:
+def _grade(course_root: Path, sub: Path, gradebook: Path, on_outcome=None, **options) -> tuple:  # noqa: ANN001
     course = load_course(course_root)
     with Gradebook(gradebook) as book:
-        report = grade_batch(course, course.unit("unit1"), sub, book, BatchOptions(workers=2, **options))
+        report = grade_batch(course, course.unit("unit1"), sub, book, BatchOptions(workers=2, **options),
+                             on_outcome=on_outcome)
         grades = {g.student: g for g in book.grades("unit1")}
     return report, grades
 
@@ -103,9 +110,14 @@ def test_two_concurrent_cluster_batches_equal_the_local_pool(course_root, cluste
         report, on_cluster = results[k]
         assert report.sandbox.startswith(f"cluster: {address}, 2 Dask workers on 1 host(s), 2 slots")
         assert report.aborted is None and report.count("graded") == len(on_cluster) == (7 if k == "a" else 3)
-        _, on_pool = _grade(course_root, classes[k], tmp_path / f"pool-{k}.db")
-        assert _view(on_cluster) == _view(on_pool)
         assert set(_gradings(tmp_path / f"cluster-{k}.db").values()) == {1}
+    _, on_pool = _grade(course_root, classes["a"], tmp_path / "pool-a.db")
+    assert _view(results["a"][1]) == _view(on_pool)
+    # class b is a's last three students under other names: the concurrent batch graded them alike
+    a_view = _view(results["a"][1])
+    assert {s: v[1:] for s, v in _view(results["b"][1]).items()} == {"b" + s[1:]: v[1:] for s, v in a_view.items()
+                                                                     if s[1:] in ("_kill_self", "_kill_parents",
+                                                                                  "_os_exit")}
     a = results["a"][1]
     assert a["a0"].score == a["a0"].max_score == 20
     assert 0 < a["a1"].score < 20 and a["a3"].score == 0
@@ -176,3 +188,26 @@ def test_without_dask_cluster_is_a_usage_error_with_a_hint(course_root, tmp_path
     with pytest.raises(UsageError, match="needs Dask distributed") as info:
         _grade(course_root, sub, tmp_path / "gb.db", cluster="local:2")
     assert "dl-grader[cluster]" in info.value.hint
+
+
+def test_the_scheduler_going_away_stops_cleanly_and_the_next_run_resumes(course_root, cluster, tmp_path,
+                                                                        monkeypatch):
+    import grader.cluster.pool as pool
+
+    local, _ = cluster   # the module's last test: it takes the cluster down
+    monkeypatch.setattr(pool, "CONNECT_TIMEOUT", 3.0)   # how long the client tries to reconnect
+    students = {f"s{i}": ["import time\ntime.sleep(1)\n"] + variant_cells("correct") for i in range(4)}
+    sub, gradebook = _class(tmp_path / "class", students), tmp_path / "gradebook.db"
+    first = threading.Event()
+    stopper = threading.Thread(target=lambda: first.wait(300) and local.sync(local.scheduler.close))
+    stopper.start()
+    report, grades = _grade(course_root, sub, gradebook, on_outcome=lambda outcome: first.set(),
+                            cluster=local.scheduler_address)
+    stopper.join()
+    assert report.aborted is not None and report.aborted.startswith("the Dask scheduler went away after")
+    assert "run the same command again" in report.aborted
+    done = len(grades)
+    assert 0 < done < len(students) and set(_gradings(gradebook).values()) == {1}
+    report, grades = _grade(course_root, sub, gradebook)   # the next run: here on the local pool
+    assert report.count("skipped") == done and report.count("graded") == len(students) - done
+    assert _gradings(gradebook) == {s: 1 for s in students} and {g.score for g in grades.values()} == {20}
