@@ -9,6 +9,7 @@ once each, and one student's cells per task.
 """
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import re
@@ -86,7 +87,7 @@ class ClusterPool:
                 self.cluster = LocalCluster(
                     n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0,
                     dashboard_address="127.0.0.1:0", memory_limit=0,   # port 0: concurrent batches never collide
-                    resources={"GPU": 1} if options.device == "cuda" and _local_gpu() else None,
+                    resources={"GPU": 1} if options.device in ("cuda", "auto") and _local_gpu() else None,
                     silence_logs=logging.ERROR)
                 self.client = Client(self.cluster, timeout=CONNECT_TIMEOUT, set_as_default=False)
                 self.client.wait_for_workers(count, timeout=WORKERS_TIMEOUT)
@@ -99,6 +100,7 @@ class ClusterPool:
                                 SCHEDULER_HINT) from exc
         self.address = target if count is None else f"local:{count} ({self.client.scheduler.address})"
         self.workers = sum(w["nthreads"] for w in self.client.scheduler_info()["workers"].values())
+        self.device = options.device if options.device != "auto" else ("cuda" if self._gpu_workers() else "cpu")
 
     def describe(self) -> str:
         """One line: where grading runs, how many workers and threads, and the dashboard when there is one."""
@@ -123,22 +125,12 @@ class ClusterPool:
 
         self.unit = unit
         plan, code = self._plan(course, unit, secret)
-        todo = []
-        for job in jobs:
-            sub = prepare_job(unit, job, code)
-            if isinstance(sub, Outcome):      # nothing to run: recorded here, as a local batch does
-                if record(sub):
-                    return
-            else:
-                todo.append((job, sub))
-        if not todo:
-            return
         name = f"dl-grader-{unit.id}-{uuid.uuid4().hex[:12]}"
-        plugin = GradingPlugin(name, course, unit, plan, self.options)
+        plugin = GradingPlugin(name, course, unit, plan, dataclasses.replace(self.options, device=self.device))
         self._register(plugin)
         try:
             self._check_hosts(name)
-            self._run(name, todo, record)
+            self._run(name, jobs, code, record)
         finally:
             self._unregister(name)
 
@@ -147,8 +139,8 @@ class ClusterPool:
         and what `prepare` needs (the exercises' entry names, the starters' code)."""
         from .plugin import dumps_plan
 
-        if self.options.device != "cuda":
-            plan = plan_unit(course, unit, device=self.options.device, secret=secret)
+        if self.device != "cuda":
+            plan = plan_unit(course, unit, device="cpu", secret=secret)
             return dumps_plan(plan), entry_code(course, unit, plan)
         self._require_gpu_workers()
         from ..spec.loader import load_unit_spec
@@ -157,9 +149,13 @@ class ClusterPool:
         return plan_on_gpu(self.client, course, unit, secret), \
             entry_code(course, unit, UnitPlan(load_unit_spec(course, unit), "cuda", {}))
 
-    def _require_gpu_workers(self) -> None:
+    def _gpu_workers(self) -> int:
+        """How many workers offer the GPU resource."""
         workers = self.client.scheduler_info()["workers"].values()
-        if not any(w.get("resources", {}).get("GPU", 0) >= 1 for w in workers):
+        return sum(w.get("resources", {}).get("GPU", 0) >= 1 for w in workers)
+
+    def _require_gpu_workers(self) -> None:
+        if not self._gpu_workers():
             raise GraderFailure("--device cuda: no worker of this cluster offers the GPU resource",
                                 "start GPU workers with `dask worker SCHEDULER --resources GPU=1` "
                                 "(one per GPU), or grade with --device cpu")
@@ -196,32 +192,50 @@ class ClusterPool:
             raise GraderFailure("exam mode refuses to grade: weak sandbox on " + "; ".join(weak),
                                 "fix those hosts (python -m grader.runner.sandbox.selftest) or stop their workers")
 
-    def _run(self, name: str, todo: list[tuple[_Job, Any]], record: Recorder) -> None:
+    def _run(self, name: str, jobs: list[_Job], code: tuple[set[str], dict], record: Recorder) -> None:
+        """Submit each student as soon as their cells are read (workers start at once); record as tasks end."""
         from distributed import as_completed
 
         from .plugin import grade_task
 
-        resources = {"GPU": 1} if self.options.device == "cuda" else None
-        futures = {}
-        for priority, (job, sub) in enumerate(todo):
-            student = job.folder.student
-            future = self.client.submit(grade_task, name, student, job.content_hash, sub, key=f"{name}-{student}",
-                                        pure=False, resources=resources, priority=-priority)
-            futures[future] = job
-        graded = 0
+        resources = {"GPU": 1} if self.device == "cuda" else None
+        futures: dict[Any, _Job] = {}
+        pending = as_completed([], loop=self.client.loop)
+        graded = [0]
+
+        def take(future: Any) -> bool:
+            """Record one finished task; True when the batch must stop."""
+            outcome = self._outcome(future, futures[future])
+            if outcome is None:
+                record.report.aborted = (f"the Dask scheduler went away after {graded[0]} of {len(futures)} "
+                                         "students; their grades are kept: run the same command again to grade "
+                                         "the rest")
+                return True
+            graded[0] += 1
+            return record(outcome)
+
         try:
-            for future in as_completed(list(futures), loop=self.client.loop):
-                outcome = self._outcome(future, futures[future])
-                if outcome is None:
-                    record.report.aborted = (f"the Dask scheduler went away after {graded} of {len(todo)} "
-                                             "students; their grades are kept: run the same command again to "
-                                             "grade the rest")
-                    return
-                graded += 1
-                if record(outcome):
+            for priority, job in enumerate(jobs):
+                sub = prepare_job(self.unit, job, code)
+                if isinstance(sub, Outcome):      # nothing to run: recorded here, as a local batch does
+                    if record(sub):
+                        return
+                    continue
+                student = job.folder.student
+                future = self.client.submit(grade_task, name, student, job.content_hash, sub,
+                                            key=f"{name}-{student}", pure=False, resources=resources,
+                                            priority=-priority)
+                futures[future] = job
+                pending.add(future)
+                while pending.has_ready():   # record what is done while the rest is still being read
+                    if any(take(done) for done in pending.next_batch(block=False)):
+                        return
+            for future in pending:
+                if take(future):
                     return
         finally:
-            self.client.cancel(list(futures), force=True) if self.client.status == "running" else None
+            if self.client.status == "running":
+                self.client.cancel(list(futures), force=True)
 
     def _outcome(self, future: Any, job: _Job) -> Outcome | None:
         """The task's Outcome; a grader_error when it killed workers; None when the scheduler is gone."""
