@@ -90,12 +90,15 @@ def report(unit: str, sizes: list[int], runs: dict[int, dict[str, float]], torch
         print(f"  {path:<10} from {small} to {large}: marginal {marginal:.3f} s/submission "
               f"({marginal / torch_s:.3f}x import torch), fixed start-up {fixed:.1f} s; per-submission cost at "
               f"{large} is {flat / marginal:.2f}x the marginal one (1.00 = flat)")
+    marginal = {p: (runs[large][p] - runs[small][p]) / (large - small) for p in runs[large]}
+    steady = marginal["dask"] / marginal["local pool"] - 1
+    print(f"  dask overhead per additional submission (start-up excluded): {steady:+.1%} "
+          f"(target <= {OVERHEAD_TARGET:.0%}: {'met' if steady <= OVERHEAD_TARGET else 'NOT met'})")
     for target in (1_000, 10_000):
         if target > large:
-            marginal = {p: (runs[large][p] - runs[small][p]) / (large - small) for p in runs[large]}
-            estimate = ", ".join(f"{p} {(runs[small][p] + marginal[p] * (target - small)) / 60:.0f} min"
-                                 for p in marginal)
-            print(f"  extrapolated to {target:,} submissions on these cores: {estimate}")
+            total = {p: runs[small][p] + marginal[p] * (target - small) for p in marginal}
+            print(f"  extrapolated to {target:,} submissions on these cores: local pool {total['local pool'] / 60:.1f} "
+                  f"min, dask {total['dask'] / 60:.1f} min (overhead {total['dask'] / total['local pool'] - 1:+.1%})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,14 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="write classes and gradebooks here and keep them")
     args = parser.parse_args(argv)
     workers = args.workers or os.cpu_count() or 1
-    sizes = sorted({int(n) for n in args.unit1.split(",") if n.strip()})
+    sizes = sorted({int(n) for n in args.unit1.split(",") if n.strip() and int(n) > 0})
     work = args.keep or Path(tempfile.mkdtemp(prefix="grader-cluster-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     imports = time_torch_import()
     torch_s = statistics.median(imports)
     print(f"cores: {os.cpu_count()}, workers: {workers}; fresh `python -c 'import torch'`: median {torch_s:.2f} s "
           f"(runs: {', '.join(f'{t:.2f}' for t in imports)})", flush=True)
-    units = [("unit1", sizes)] + ([(args.trained_unit, [args.trained])] if args.trained else [])
+    units = ([("unit1", sizes)] if sizes else []) + ([(args.trained_unit, [args.trained])] if args.trained else [])
     results = {}
     for unit, unit_sizes in units:
         results[unit] = {n: measure(unit, n, workers, work) for n in unit_sizes}

@@ -211,3 +211,11 @@ def test_the_scheduler_going_away_stops_cleanly_and_the_next_run_resumes(course_
     report, grades = _grade(course_root, sub, gradebook)   # the next run: here on the local pool
     assert report.count("skipped") == done and report.count("graded") == len(students) - done
     assert _gradings(gradebook) == {s: 1 for s in students} and {g.score for g in grades.values()} == {20}
+
+
+def test_course_states_gpu_tolerances_apart_from_the_cpu_ones(course_root):
+    course = load_course(course_root)
+    assert course.tolerance("float32", "cuda") == course.tolerance("float32", "cuda:0")
+    assert (course.tolerance("float32", "cuda").rtol, course.tolerance("float32", "cuda").atol) == (1e-5, 1e-5)
+    assert course.tolerance("float32").rtol == 1.3e-6 and "cuda" not in course.tolerances
+    assert course.tolerance("float64", "cuda") == course.tolerance("float64")   # no cuda entry: the default
