@@ -13,12 +13,14 @@ import os
 import pickle
 import queue
 import socket
+import shutil
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from ..batch import BatchOptions, Outcome, grade_prepared, nothing_to_grade, open_launcher
 from ..config import Course, Unit
+from ..errors import GraderFailure
 from ..notebook.collect import Submission
 
 try:
@@ -26,20 +28,56 @@ try:
 except ImportError:  # grader.cluster says what to install before it gets here
     WorkerPlugin = object  # type: ignore[assignment,misc]
 
-_PICKLE_LOCK = threading.Lock()
+_IMPORT_LOCK = threading.Lock()
+
+
+MAX_COURSE_FILE = 64 << 20   # a solutions file larger than this is not sent (and the batch says so)
 
 
 def dumps_plan(plan: Any) -> bytes:
-    """Pickle a UnitPlan with the course's checks and references by value (workers need no course folder)."""
-    import sys
-
+    """Pickle a UnitPlan; the course's checks and references are referred to by module name (see CourseCode)."""
     import cloudpickle
 
-    with _PICKLE_LOCK:   # the by-value registry is global; concurrent batches in one process share it
-        for name, module in list(sys.modules.items()):
-            if name.startswith("_grader_course.") and module is not None:
-                cloudpickle.register_pickle_by_value(module)
-        return cloudpickle.dumps(plan)
+    return cloudpickle.dumps(plan)
+
+
+@dataclass(frozen=True)
+class CourseCode:
+    """solutions/<unit>/ as bytes: a worker imports it under the client's module names before it unpickles the plan."""
+
+    unit: str
+    files: dict[str, bytes]
+
+    @classmethod
+    def read(cls, course: Course, unit: Unit) -> "CourseCode":
+        """Every regular file directly in solutions/<unit>/ (the checks, references, mistakes and their data)."""
+        folder = course.solutions_dir / unit.id
+        files = {}
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                if path.stat().st_size > MAX_COURSE_FILE:
+                    raise GraderFailure(f"{path} is larger than {MAX_COURSE_FILE >> 20} MiB; not sent to the cluster")
+                files[path.name] = path.read_bytes()
+        return cls(unit.id, files)
+
+    def install(self, course: Course, unit: Unit) -> tuple[str, Any]:
+        """Write the files to a private folder and import them as `_grader_course.<unit>.*`; (folder, spec)."""
+        import dataclasses
+        import sys
+        import tempfile
+        from pathlib import Path
+
+        from ..spec.loader import load_unit_spec
+
+        root = tempfile.mkdtemp(prefix="dl-grader-course-")   # mode 0700: no slot user can read it
+        folder = Path(root) / "solutions" / self.unit
+        folder.mkdir(parents=True)
+        for name, data in self.files.items():
+            (folder / name).write_bytes(data)
+        package = f"_grader_course.{self.unit}"
+        for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+            del sys.modules[name]   # an earlier batch's (maybe older) solutions; its plan keeps its own objects
+        return root, load_unit_spec(dataclasses.replace(course, root=Path(root)), unit)
 
 
 @dataclass(frozen=True)
@@ -58,9 +96,11 @@ class HostReport:
 class GradingPlugin(WorkerPlugin):
     """One batch's plan and sandbox on one Dask worker; removed (zygote stopped, slots freed) after the batch."""
 
-    def __init__(self, name: str, course: Course, unit: Unit, plan: bytes, options: BatchOptions) -> None:
+    def __init__(self, name: str, course: Course, unit: Unit, plan: bytes, options: BatchOptions,
+                 code: CourseCode) -> None:
         self.name = name
-        self.course, self.unit, self._plan_bytes, self.options = course, unit, plan, options
+        self.course, self.unit, self._plan_bytes, self.options, self.code = course, unit, plan, options, code
+        self._folder: str | None = None
         self.plan: Any = None
         self.launcher: Any = None
         self.error: str | None = None
@@ -70,16 +110,19 @@ class GradingPlugin(WorkerPlugin):
     def __getstate__(self) -> dict:
         """Only the batch's data travels; a worker's own launcher and slots never do."""
         return {"name": self.name, "course": self.course, "unit": self.unit, "_plan_bytes": self._plan_bytes,
-                "options": self.options}
+                "options": self.options, "code": self.code}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["name"], state["course"], state["unit"], state["_plan_bytes"], state["options"])
+        self.__init__(state["name"], state["course"], state["unit"], state["_plan_bytes"], state["options"],
+                      state["code"])
 
     def setup(self, worker: Any) -> None:
         """Unpickle the plan and open the sandbox; a failure is kept and reported, never raised into Dask."""
         self.worker_address = worker.address
         try:
-            self.plan = pickle.loads(self._plan_bytes)
+            with _IMPORT_LOCK:   # concurrent batches on this worker: one imports, then unpickles, at a time
+                self._folder, _spec = self.code.install(self.course, self.unit)
+                self.plan = pickle.loads(self._plan_bytes)
             options = self.options
             choice = open_launcher(self.course, max(1, worker.state.nthreads), exam=options.exam,
                                    mode=options.launcher, device=options.device)
@@ -96,6 +139,9 @@ class GradingPlugin(WorkerPlugin):
         if self.launcher is not None:
             self.launcher.close()
             self.launcher = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
     def host_report(self) -> HostReport:
         """This worker's sandbox, for the client's per-host report."""

@@ -121,12 +121,13 @@ class ClusterPool:
     def grade(self, course: Course, unit: Unit, jobs: list[_Job], secret: str | None, record: Recorder) -> None:
         """Plan here, send the plan once, grade every job on the cluster and record each result as it comes."""
         from ..batch import grade_prepared  # noqa: F401  (the task's code must import on the workers)
-        from .plugin import GradingPlugin
+        from .plugin import CourseCode, GradingPlugin
 
         self.unit = unit
         plan, code = self._plan(course, unit, secret)
         name = f"dl-grader-{unit.id}-{uuid.uuid4().hex[:12]}"
-        plugin = GradingPlugin(name, course, unit, plan, dataclasses.replace(self.options, device=self.device))
+        plugin = GradingPlugin(name, course, unit, plan, dataclasses.replace(self.options, device=self.device),
+                               CourseCode.read(course, unit))
         self._register(plugin)
         try:
             self._check_hosts(name)

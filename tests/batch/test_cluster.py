@@ -63,7 +63,7 @@ def cluster():
     finally:   # short timeouts, errors ignored: the last test takes the scheduler down
         for close in (client.close, local.close):
             with contextlib.suppress(Exception):
-                close(timeout=5)
+                close(timeout=2)
 
 
 def _grade(course_root: Path, sub: Path, gradebook: Path, on_outcome=None, **options) -> tuple:  # noqa: ANN001
