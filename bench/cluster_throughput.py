@@ -1,7 +1,7 @@
 """A simulated term on the local pool and on a Dask LocalCluster of the same cores.
 
     python bench/cluster_throughput.py                          # the issue's term: 1,000 and 10,000 of Unit 1, 1,000 of Unit 3
-    python bench/cluster_throughput.py --unit1 40,160 --trained 4 --trained-unit unit3   # minutes on a small machine
+    python bench/cluster_throughput.py --unit1 40,200 --trained 6,30   # minutes on a small machine
     python bench/cluster_throughput.py --workers 8 --keep /tmp/term
 
 For each class size it writes the class (Unit 1 from examples/make_examples.py: mostly
@@ -101,23 +101,28 @@ def report(unit: str, sizes: list[int], runs: dict[int, dict[str, float]], torch
                   f"min, dask {total['dask'] / 60:.1f} min (overhead {total['dask'] / total['local pool'] - 1:+.1%})")
 
 
+def _sizes(text: str) -> list[int]:
+    return sorted({int(n) for n in text.split(",") if n.strip() and int(n) > 0})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--unit1", default="1000,10000", help="Unit 1 class sizes, comma-separated (default 1000,10000)")
-    parser.add_argument("--trained", type=int, default=1000, help="size of the training unit's class (0: skip)")
+    parser.add_argument("--trained", default="1000", help="the training unit's class sizes, comma-separated (0: skip)")
     parser.add_argument("--trained-unit", default="unit3", help="the unit whose checks train models (default unit3)")
     parser.add_argument("--workers", type=int, default=0, help="cores for both paths (default: all)")
     parser.add_argument("--keep", type=Path, help="write classes and gradebooks here and keep them")
     args = parser.parse_args(argv)
     workers = args.workers or os.cpu_count() or 1
-    sizes = sorted({int(n) for n in args.unit1.split(",") if n.strip() and int(n) > 0})
+    sizes = _sizes(args.unit1)
+    trained = _sizes(args.trained)
     work = args.keep or Path(tempfile.mkdtemp(prefix="grader-cluster-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     imports = time_torch_import()
     torch_s = statistics.median(imports)
     print(f"cores: {os.cpu_count()}, workers: {workers}; fresh `python -c 'import torch'`: median {torch_s:.2f} s "
           f"(runs: {', '.join(f'{t:.2f}' for t in imports)})", flush=True)
-    units = ([("unit1", sizes)] if sizes else []) + ([(args.trained_unit, [args.trained])] if args.trained else [])
+    units = [(unit, unit_sizes) for unit, unit_sizes in (("unit1", sizes), (args.trained_unit, trained)) if unit_sizes]
     results = {}
     for unit, unit_sizes in units:
         results[unit] = {n: measure(unit, n, workers, work) for n in unit_sizes}

@@ -120,7 +120,6 @@ class ClusterPool:
 
     def grade(self, course: Course, unit: Unit, jobs: list[_Job], secret: str | None, record: Recorder) -> None:
         """Plan here, send the plan once, grade every job on the cluster and record each result as it comes."""
-        from ..batch import grade_prepared  # noqa: F401  (the task's code must import on the workers)
         from .plugin import CourseCode, GradingPlugin
 
         self.unit = unit
