@@ -122,6 +122,9 @@ def course_toml(course: Course, units: list[Unit]) -> str:
              f"version = {_toml(course.version)}", "", "[tolerances]"]
     for dtype, tol in course.tolerances.items():
         lines.append(f"{_key(dtype)} = {{ rtol = {tol.rtol!r}, atol = {tol.atol!r} }}")
+    for device, table in course.device_tolerances.items():   # [tolerances.cuda]: `grader check --device cuda`
+        lines += ["", f"[tolerances.{_key(device)}]"]
+        lines += [f"{_key(dtype)} = {{ rtol = {tol.rtol!r}, atol = {tol.atol!r} }}" for dtype, tol in table.items()]
     limits = course.limits
     lines += ["", "[limits]", f"check_timeout = {limits.check_timeout!r}", f"load_timeout = {limits.load_timeout!r}",
               f"exercise_timeout = {limits.exercise_timeout!r}", f"submission_timeout = {limits.submission_timeout!r}",
