@@ -180,6 +180,24 @@ def test_cuda_without_a_gpu_worker_is_refused_and_bad_addresses_are_usage_errors
         _grade(course_root, sub, tmp_path / "gb.db", cluster="tcp://10.0.0.1:8786", exam=True)
 
 
+def test_exam_refuses_a_cluster_with_a_weak_host(course_root, cluster, tmp_path):
+    local, client = cluster
+    unsafe = tmp_path / "run"   # a lease folder others could write: the sandbox refuses to lease slots there
+    unsafe.mkdir(mode=0o777)
+    os.chmod(unsafe, 0o777)
+    client.run(lambda: os.environ.__setitem__("GRADER_RUN_DIR", str(unsafe)))
+    try:
+        sub = _class(tmp_path / "class", {"s0": variant_cells("correct")})
+        with pytest.raises(GraderFailure, match=r"exam mode refuses to grade: weak sandbox on \S+: sandbox: FAILED"):
+            _grade(course_root, sub, tmp_path / "gb.db", cluster=local.scheduler_address, exam=True)
+    finally:
+        client.run(lambda: os.environ.pop("GRADER_RUN_DIR", None))
+    assert all(not [p for p in plugins if p.startswith("dl-grader-")]
+               for plugins in client.run(lambda dask_worker: list(dask_worker.plugins)).values())
+    with Gradebook(tmp_path / "gb.db") as book:
+        assert book.grades("unit1") == []   # nothing was graded on the weak host
+
+
 def test_without_dask_cluster_is_a_usage_error_with_a_hint(course_root, tmp_path, monkeypatch):
     import sys
 
