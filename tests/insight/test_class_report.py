@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ from grader.quiz.variants import make_variant
 from grader.results import CheckResult, ExerciseResult, UnitResult
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "examples"))
+from make_examples import write_notebook  # noqa: E402
 COURSE = load_course(ROOT)
 UNIT = COURSE.unit("unit1")
 HINT = "subtract the max along `dim` before `exp`"
@@ -97,11 +100,17 @@ def made(tmp_path_factory):
         {"a": "s2", "b": "s4", "score": 0.93, "page": "pair-1.html"},
         {"a": "s5", "b": "<i>s6</i>", "score": 0.41, "page": "../../etc/passwd"}]}))
     (sim / "index.html").write_text("<p>pairs</p>")
+    subs = root / "submitted"   # what s2, s4 and s6 (the overflow mistake) handed in, for the example's code
+    for student in ("s2", "s4", "s6"):
+        write_notebook(subs / student / "unit1" / "unit1.ipynb",
+                       ["import torch", f"def softmax(z, dim=-1):\n    # {student} <wrote> this\n"
+                                        "    return z.exp() / z.exp().sum(dim, keepdim=True)", "print('trained')"])
     out = root / "report.json"
     assert main(["--course", str(ROOT), "report", "unit1", "--gradebook", str(db), "--format", "json",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--submissions", str(subs)]) == 0
     html_out = root / "report.html"
-    assert main(["--course", str(ROOT), "report", "unit1", "--gradebook", str(db), "--out", str(html_out)]) == 0
+    assert main(["--course", str(ROOT), "report", "unit1", "--gradebook", str(db), "--out", str(html_out),
+                 "--submissions", str(subs)]) == 0
     return {"root": root, "db": db, "data": json.loads(out.read_text()), "html": html_out.read_text()}
 
 
@@ -126,7 +135,10 @@ def test_class_numbers(made):
     assert mistake["share"] == round(3 / 7, 4)
     example = mistake["example"]
     assert example["label"] == "example 1" and example["check"] == "large logits" and HINT in example["message"]
-    assert not any(s in json.dumps(example) for s in ("s2", "s4", "s6"))
+    assert not any(s in json.dumps({**example, "source": None}) for s in ("s2", "s4", "s6"))
+    # with --submissions, the example student's own definition (and only it), as the cell holds it
+    assert example["source"].startswith("# unit1.ipynb, cell 3\ndef softmax(z, dim=-1):\n    # s")
+    assert example["source"].endswith("keepdim=True)") and "trained" not in example["source"]
 
     kinds = {(a["student"], a["kind"]) for a in data["attention"]}
     assert {("s8", "not graded"), ("s1", "identical"), ("s7", "identical"), ("s3", "late"),
@@ -183,6 +195,7 @@ def test_html_page_is_self_contained_and_escaped(made):
     # similarity: relative links to the pair page and the index; a page outside the folder gets no link
     assert "href='similarity-unit1/pair-1.html'" in page and "href='similarity-unit1/index.html'" in page
     assert "passwd" not in page and "&lt;i&gt;s6&lt;/i&gt;" in page
+    assert "&lt;wrote&gt; this" in page and "<wrote>" not in page   # the example's code, as text
     assert "43% (3)" in page           # the mistake's share of graded students
 
 
