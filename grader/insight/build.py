@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -15,6 +16,7 @@ from . import classwork, items
 FORMAT = "dl-grader-class-report"
 VERSION = 1
 TOP_PAIRS = 10
+SIMILAR_FROM = 0.8   # a pair this similar is listed under "needs attention" (unless pairs.json names a threshold)
 MAX_PAIRS_BYTES = 20 * 1024 * 1024
 
 
@@ -24,6 +26,7 @@ def build_report(grades: list[StoredGrade], unit: Unit, *, salt: str, bank: Any 
     """Scores, checks, mistakes, attention, quiz item analysis (with the bank) and similar pairs."""
     check_rows = classwork.checks(grades, unit)
     pairs = similarity["pairs"] if similarity else None
+    similar_from = similarity["threshold"] if similarity and similarity["threshold"] is not None else SIMILAR_FROM
     return {
         "format": FORMAT, "version": VERSION, "unit": unit.id, "title": unit.title, "generated_at": now(),
         "students": classwork.counts(grades),
@@ -31,7 +34,7 @@ def build_report(grades: list[StoredGrade], unit: Unit, *, salt: str, bank: Any 
         "checks": check_rows,
         "stages": classwork.stages_by_exercise(check_rows),
         "mistakes": classwork.mistakes(grades, unit, source),
-        "attention": classwork.attention(grades, pairs),
+        "attention": classwork.attention(grades, pairs, similar_from),
         "quiz": items.analyse(grades, bank, salt) if bank is not None and any(g.quiz for g in grades) else None,
         "similarity": similarity,
     }
@@ -61,6 +64,8 @@ def load_similarity(folder: Path, report_dir: Path) -> dict[str, Any]:
         pairs = []
         for pair in raw[:TOP_PAIRS]:
             score = float(pair["score"])
+            if not math.isfinite(score):
+                raise ValueError(f"score {score} is not a number")
             page = pair.get("page")
             link = None
             if isinstance(page, str) and page and Path(page).name == page and not page.startswith("."):
@@ -69,7 +74,10 @@ def load_similarity(folder: Path, report_dir: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"{printable(path)} is not a similarity result that can be read: {printable(exc)}",
                          "run `grader similarity UNIT --out DIR` again, or leave out --similarity") from None
+    threshold = data.get("threshold")
     index = folder / "index.html"
     return {"folder": Path(os.path.relpath(folder, report_dir)).as_posix(), "pairs_total": len(raw),
+            "threshold": float(threshold) if isinstance(threshold, (int, float)) and math.isfinite(threshold)
+            else None,
             "index": Path(os.path.relpath(index, report_dir)).as_posix() if index.is_file() else None,
             "pairs": pairs}

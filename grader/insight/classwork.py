@@ -131,13 +131,15 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} days {hours % 24} h"
 
 
-def attention(grades: list[StoredGrade], pairs: list[dict[str, Any]] | None = None) -> list[dict[str, str]]:
+def attention(grades: list[StoredGrade], pairs: list[dict[str, Any]] | None = None,
+              similar_from: float = 0.8) -> list[dict[str, str]]:
     """(student, kind, what) for everything a person should look at: not graded, grader errors, hung
-    cells, unreadable files, copies of a notebook, identical submissions, late work, similar pairs."""
+    cells, unreadable files, copies of a notebook, identical submissions, late work, and the pairs
+    that `grader similarity` scored at least `similar_from`."""
     found = [{"student": g.student, "kind": kind, "what": what} for g in grades for kind, what in needs_attention(g)]
     by_hash: dict[str, list[str]] = defaultdict(list)
     for g in grades:
-        if g.status == "graded":
+        if g.status == "graded" and g.score > 0:   # many untouched starters are alike, and no one's copy
             by_hash[g.content_hash].append(g.student)
     for group in by_hash.values():
         for student in group if len(group) > 1 else ():
@@ -151,7 +153,7 @@ def attention(grades: list[StoredGrade], pairs: list[dict[str, Any]] | None = No
             what += f" ({g.submitted_at})" if g.submitted_at else ""
             what += f"; the late rule took {g.penalty:g} points" if g.penalty else ""
             found.append({"student": g.student, "kind": "late", "what": what})
-    for pair in pairs or []:
+    for pair in [p for p in pairs or [] if p["score"] >= similar_from]:
         found.append({"student": str(pair["a"]), "kind": "similar",
                       "what": f"similar to {pair['b']} (score {float(pair['score']):.2f}): a reason to look, "
                               "not a verdict"})

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from ..gradebook.store import StoredGrade
-from ..quiz.model import Bank, Question, QuestionSpec
+from ..quiz.model import Bank, BankError, Question, QuestionSpec
 from ..quiz.variants import fill, instantiate, question_seed
 from ..report.safe import clip, one_line
 
@@ -59,14 +59,17 @@ class Variants:
 
     def __init__(self, bank: Bank, salt: str) -> None:
         self.bank, self.salt = bank, salt
-        self._cache: dict[tuple[str, str], Question] = {}
+        self._cache: dict[tuple[str, str], Question | None] = {}
 
-    def question(self, student: str, spec: QuestionSpec) -> Question:
-        """The student's instance of the question (parameters, shuffled options, key)."""
+    def question(self, student: str, spec: QuestionSpec) -> Question | None:
+        """The student's instance of the question (parameters, shuffled options, key); None if it cannot be made."""
         key = (student, spec.id)
         if key not in self._cache:
             rng = random.Random(question_seed(self.salt, self.bank.unit, student, spec.id))
-            self._cache[key] = instantiate(spec, rng)
+            try:
+                self._cache[key] = instantiate(spec, rng)
+            except BankError:   # the bank changed since grading: this student's instance is gone
+                self._cache[key] = None
         return self._cache[key]
 
 
@@ -81,6 +84,8 @@ def _options(spec: QuestionSpec, rows: list[tuple[str, dict]], variants: Variant
     chosen, right, shown = Counter(), Counter(), Counter()
     for student, entry in rows:
         q = variants.question(student, spec)
+        if q is None:
+            continue
         index = {}
         for i, o in enumerate(spec.options):   # a shown option -> the bank's option with the same text
             index[fill(o.text, q.params)] = i
@@ -137,9 +142,11 @@ def _wrong(spec: QuestionSpec, rows: list[tuple[str, dict]], variants: Variants)
             what = "recognised mistake: " + one_line(message.split("; hint: ", 1)[1], 200)
         elif spec.parameterized:
             q = variants.question(student, spec)
-            key_shown = f"{q.answer:.6g}" if isinstance(q.answer, float) else clip(one_line(q.answer, ANSWER_CHARS),
-                                                                                   ANSWER_CHARS)
-            what = _relation_of(spec, entry["answer"], q.answer)
+            if q is None:
+                what = "another value"
+            else:
+                key_shown = f"{q.answer:.6g}" if isinstance(q.answer, float) else clip(one_line(q.answer, 80), 80)
+                what = _relation_of(spec, entry["answer"], q.answer)
         else:
             what = shown
         groups[what].append((shown, key_shown))
