@@ -74,6 +74,8 @@ def _write(out: Path, text: str) -> None:
     """Write through a temporary file in the same folder, so a reader never sees half a report."""
     if not out.absolute().parent.is_dir():
         raise UsageError(f"the folder for --out {printable(out)} does not exist")
+    if out.is_dir() or out.is_symlink():
+        raise UsageError(f"--out {printable(out)} is a folder or a link", "give the path of the report file")
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.absolute().parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -213,3 +213,6 @@ def test_bad_input_is_a_clear_usage_error(made, tmp_path, capsys):
     assert "is not a similarity result that can be read" in err and not (tmp_path / "r.json").exists()
     assert main(["--course", str(ROOT), "report", "unit2", "--gradebook", str(root / "gradebook.db")]) == 2
     assert "has no grades for unit2" in capsys.readouterr().err
+    assert main(["--course", str(ROOT), "report", "unit1", "--gradebook", str(root / "gradebook.db"),
+                 "--out", str(tmp_path)]) == 2
+    assert "is a folder or a link" in capsys.readouterr().err
