@@ -1,0 +1,112 @@
+"""The similarity report as static pages: an index of pairs and clusters, and one page per pair.
+
+Same rules as the feedback pages (report/feedback_html.py): one self-contained file each,
+no scripts, no network, a strict Content Security Policy, and every piece of text a
+student chose (ids, file names, code) escaped. A pair page shows both students' compared
+code side by side, each region the other matches in <mark>.
+"""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'"
+VERDICT = ("A high score is a reason to look at two submissions side by side, not a verdict: short exercises "
+           "have few good solutions, and students may legitimately share ideas. Judge by reading the code.")
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}
+td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical-align:top}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.warn{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .8rem;max-width:60rem}
+.sides{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
+pre{background:#f6f8fa;border:1px solid #ddd;padding:.5rem;overflow-x:auto;font-size:.85em;margin:0}
+mark{background:#ffd8a8;color:inherit}
+.short{color:#8a5a00}
+"""
+
+
+def _head(title: str) -> str:
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>")
+
+
+def index_page(report: dict, course_name: str = "") -> str:
+    """The index: what was compared, the clusters, and the pairs with links to their pages."""
+    e = html.escape
+    unit = report["unit"]
+    parts = [_head(f"{unit} similarity"),
+             f"<h1>{e(course_name + ': ' if course_name else '')}similarity of {e(unit)}</h1>",
+             f"<p class='warn'>{e(VERDICT)}</p>",
+             f"<p>{len(report['students'])} students, {report['compared']} compared, "
+             f"{report['pair_count']} pairs; listed: {len(report['pairs'])} "
+             f"({e(_listed(report))}); clusters at score &ge; {report['cluster_threshold']:g}.</p>"]
+    parts.append("<h2>Clusters</h2>")
+    if report["clusters"]:
+        parts.append("<table id='clusters'><tr><th>#</th><th>students</th><th>size</th><th>highest score</th></tr>")
+        for i, c in enumerate(report["clusters"], start=1):
+            parts.append(f"<tr><td class='num'>{i}</td><td>{e(', '.join(c['students']))}</td>"
+                         f"<td class='num'>{len(c['students'])}</td><td class='num'>{c['highest']:.2f}</td></tr>")
+        parts.append("</table>")
+    else:
+        parts.append("<p>No pair reaches the cluster threshold.</p>")
+    parts.append("<h2>Pairs</h2><table id='pairs'><tr><th>#</th><th>student</th><th>student</th><th>score</th>"
+                 "<th>share of each matched</th><th>page</th></tr>")
+    for i, p in enumerate(report["pairs"], start=1):
+        link = f"<a href='{e(p['page'])}'>side by side</a>" if p.get("page") else ""
+        short = " <span class='short'>(little code)</span>" if p["short"] else ""
+        parts.append(f"<tr><td class='num'>{i}</td><td>{e(p['a'])}</td><td>{e(p['b'])}</td>"
+                     f"<td class='num'>{p['score']:.2f}{short}</td>"
+                     f"<td class='num'>{p['a_share']:.2f} / {p['b_share']:.2f}</td><td>{link}</td></tr>")
+    parts.append("</table>")
+    if report["skipped"]:
+        parts.append("<h2>Not compared</h2><table id='skipped'><tr><th>student</th><th>why</th></tr>")
+        for s in report["skipped"]:
+            parts.append(f"<tr><td>{e(s['student'])}</td><td>{e(s['why'])}</td></tr>")
+        parts.append("</table>")
+    parts.append("</body></html>\n")
+    return "".join(parts)
+
+
+def _listed(report: dict) -> str:
+    if report["threshold"] is None:
+        return "every pair; no --threshold given"
+    return f"the pairs scoring at least {report['threshold']:g}"
+
+
+def pair_page(pair: dict, code_a: str, code_b: str, slices: tuple[np.ndarray, np.ndarray], *, unit: str) -> str:
+    """Both students' compared code side by side, the matching regions highlighted."""
+    e = html.escape
+    a, b = pair["a"], pair["b"]
+    regions = slices[0].shape[1] if slices[0].size else 0
+    return "".join([
+        _head(f"{unit} similarity: {a} and {b}"),
+        "<p><a href='index.html'>all pairs</a></p>",
+        f"<h1>{e(a)} and {e(b)}: score {pair['score']:.2f}</h1>",
+        f"<p class='warn'>{e(VERDICT)}</p>",
+        f"<p>{regions} matching region{'s' * (regions != 1)} (highlighted). The other matches "
+        f"{pair['a_share']:.0%} of {e(a)}'s code and {pair['b_share']:.0%} of {e(b)}'s. Shown is the code as compared: "
+        "the released starter, docstrings, comments and prints removed, the layout made uniform; "
+        "identifiers and strings are ignored when matching.</p>",
+        "<div class='sides'>",
+        f"<section><h2>{e(a)}</h2><pre id='a'>{highlighted(code_a, slices[0])}</pre></section>",
+        f"<section><h2>{e(b)}</h2><pre id='b'>{highlighted(code_b, slices[1])}</pre></section>",
+        "</div></body></html>\n"])
+
+
+def highlighted(code: str, slices: np.ndarray) -> str:
+    """`code` escaped, each [start, end) region of `slices` (2 x M, sorted) in a <mark>."""
+    out, at = [], 0
+    if slices.size:
+        for start, end in zip(slices[0].tolist(), slices[1].tolist()):
+            start, end = max(start, at), min(end, len(code))
+            if end <= start:
+                continue
+            out.append(html.escape(code[at:start]))
+            out.append(f"<mark>{html.escape(code[start:end])}</mark>")
+            at = end
+    out.append(html.escape(code[at:]))
+    return "".join(out)
