@@ -42,16 +42,29 @@ class ClassComparison:
 
 
 def compare_class(codes: list[StudentCode], boilerplate=None) -> ClassComparison:  # noqa: ANN001
-    """Fingerprint each student and compare every pair; a student with no code of their own is skipped."""
+    """Fingerprint each student and compare every pair; a student with no code of their own is skipped.
+
+    Students whose compared text is the same share one fingerprint, and each pair of distinct texts is
+    compared once: a class where many hand in the same code costs what its distinct versions cost.
+    """
     students = {c.student: c for c in codes}
+    by_text: dict[str, Fingerprint] = {}
     prints, skipped = {}, {}
     for code in codes:
         if not code.pieces:
             skipped[code.student] = "no code of their own (only the released starter, or nothing readable)"
             continue
-        prints[code.student] = fingerprint(code.student, code.text, boilerplate)
-    pairs = [score_pair(a, b, prints[a], prints[b], overlap(prints[a], prints[b]))
-             for a, b in combinations(sorted(prints), 2)]
+        text = code.text
+        if text not in by_text:
+            by_text[text] = fingerprint(code.student, text, boilerplate)
+        prints[code.student] = by_text[text]
+    found: dict[tuple[int, int], Overlap] = {}
+    pairs = []
+    for a, b in combinations(sorted(prints), 2):
+        key = (id(prints[a]), id(prints[b]))
+        if key not in found:
+            found[key] = overlap(prints[a], prints[b])
+        pairs.append(score_pair(a, b, prints[a], prints[b], found[key]))
     pairs.sort(key=lambda p: (-p.score, p.a, p.b))
     return ClassComparison(students, prints, pairs, skipped)
 

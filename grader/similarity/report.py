@@ -17,7 +17,7 @@ from .fingerprint import boilerplate_hashes, overlap
 from .pages import VERDICT, index_page, pair_page
 from .source import starter_statements, student_code
 
-RECOMMENDED = 0.6   # the threshold the calibration recommends (docs/similarity.md); clusters use it by default
+RECOMMENDED = 0.5   # the threshold the calibration recommends (docs/similarity.md); clusters and pages use it by default
 MAX_PAGES = 100     # pair pages written by default: the most similar pairs at or above the threshold
 _OURS = re.compile(r"pair-\d+\.html")
 
