@@ -21,8 +21,8 @@ table{border-collapse:collapse;margin:.5rem 0 1.5rem}
 td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical-align:top}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .warn{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .8rem;max-width:60rem}
-.sides{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
-pre{background:#f6f8fa;border:1px solid #ddd;padding:.5rem;overflow-x:auto;font-size:.85em;margin:0}
+.sides{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1rem}
+pre{background:#f6f8fa;border:1px solid #ddd;padding:.5rem;overflow-x:auto;font-size:.85em;line-height:1.5;margin:0}
 mark{background:#ffd8a8;color:inherit}
 .short{color:#8a5a00}
 """
@@ -102,7 +102,7 @@ def highlighted(code: str, slices: np.ndarray) -> str:
     out, at = [], 0
     if slices.size:
         for start, end in zip(slices[0].tolist(), slices[1].tolist()):
-            start, end = max(start, at), min(end, len(code))
+            start, end = max(_word_start(code, start), at), min(_word_end(code, end), len(code))
             if end <= start:
                 continue
             out.append(html.escape(code[at:start]))
@@ -110,3 +110,17 @@ def highlighted(code: str, slices: np.ndarray) -> str:
             at = end
     out.append(html.escape(code[at:]))
     return "".join(out)
+
+
+def _word_start(code: str, i: int) -> int:
+    """Move a region's start back to the start of the word it cuts (copydetect maps tokens, not characters)."""
+    while 0 < i < len(code) and (code[i - 1].isalnum() or code[i - 1] == "_") and (code[i].isalnum() or code[i] == "_"):
+        i -= 1
+    return i
+
+
+def _word_end(code: str, i: int) -> int:
+    """Move a region's end on to the end of the word it cuts."""
+    while 0 < i < len(code) and (code[i].isalnum() or code[i] == "_") and (code[i - 1].isalnum() or code[i - 1] == "_"):
+        i += 1
+    return i

@@ -104,9 +104,11 @@ def own_code(source: str, starter: set[str], seen: set[str]) -> str:
             continue
         seen.add(dump)
         try:
-            kept.append(ast.unparse(node))
+            text = ast.unparse(node)
         except (ValueError, RecursionError):
             continue
+        definition = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        kept.append(("\n" if definition and kept else "") + text)
     return "\n".join(kept).strip()
 
 
