@@ -23,7 +23,10 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .warn{background:#fff8c5;border:1px solid #d4a72c;padding:.5rem .8rem;max-width:60rem}
 .sides{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1rem}
 pre{background:#f6f8fa;border:1px solid #ddd;padding:.5rem;overflow-x:auto;font-size:.85em;line-height:1.5;margin:0}
-mark{background:#ffd8a8;color:inherit}
+mark{color:inherit}
+.c0{background:#ffd8a8}.c1{background:#b2f2bb}.c2{background:#a5d8ff}.c3{background:#fcc2d7}
+.c4{background:#d0bfff}.c5{background:#ffec99}
+a.tag{font-size:.7em;vertical-align:super;text-decoration:none;color:#555;user-select:none;padding:0 .1em}
 .short{color:#8a5a00}
 """
 
@@ -77,36 +80,57 @@ def _listed(report: dict) -> str:
     return f"the pairs scoring at least {report['threshold']:g}"
 
 
-def pair_page(pair: dict, code_a: str, code_b: str, slices: tuple[np.ndarray, np.ndarray], *, unit: str) -> str:
-    """Both students' compared code side by side, the matching regions highlighted."""
+def pair_page(pair: dict, code_a: str, code_b: str, slices: tuple[np.ndarray, np.ndarray],
+              partners: tuple[list[int], list[int]], *, unit: str) -> str:
+    """Both students' compared code side by side, the matching regions highlighted.
+
+    `partners[0][i]` is the region of b that a's region i matches best (`fingerprint.counterparts`), and
+    the other way round: a region and its counterpart share a number and a colour, and link to each other.
+    """
     e = html.escape
     a, b = pair["a"], pair["b"]
     regions = slices[0].shape[1] if slices[0].size else 0
+    labels_a = list(range(regions))                       # a's regions are numbered in order,
+    labels_b = [p if p >= 0 else -1 for p in partners[1]]  # b's by the region of a they match
     return "".join([
         _head(f"{unit} similarity: {a} and {b}"),
         "<p><a href='index.html'>all pairs</a></p>",
         f"<h1>{e(a)} and {e(b)}: score {pair['score']:.2f}</h1>",
         f"<p class='warn'>{e(VERDICT)}</p>",
-        f"<p>{regions} matching region{'s' * (regions != 1)} (highlighted). The other matches "
+        f"<p>{regions} matching region{'s' * (regions != 1)} (highlighted; a region's number and colour are those "
+        "of its counterpart on the other side, and the number links to it). The other matches "
         f"{pair['a_share']:.0%} of {e(a)}'s code and {pair['b_share']:.0%} of {e(b)}'s. Shown is the code as compared: "
         "the released starter, docstrings, comments and prints removed, the layout made uniform; "
         "identifiers and strings are ignored when matching.</p>",
         "<div class='sides'>",
-        f"<section><h2>{e(a)}</h2><pre id='a'>{highlighted(code_a, slices[0])}</pre></section>",
-        f"<section><h2>{e(b)}</h2><pre id='b'>{highlighted(code_b, slices[1])}</pre></section>",
+        f"<section><h2>{e(a)}</h2><pre id='a'>{highlighted(code_a, slices[0], 'a', labels_a, partners[0])}"
+        "</pre></section>",
+        f"<section><h2>{e(b)}</h2><pre id='b'>{highlighted(code_b, slices[1], 'b', labels_b, partners[1])}"
+        "</pre></section>",
         "</div></body></html>\n"])
 
 
-def highlighted(code: str, slices: np.ndarray) -> str:
-    """`code` escaped, each [start, end) region of `slices` (2 x M, sorted) in a <mark>."""
+def highlighted(code: str, slices: np.ndarray, side: str = "a", labels: list[int] | None = None,
+                partners: list[int] | None = None) -> str:
+    """`code` escaped, each [start, end) region of `slices` (2 x M, sorted) in a <mark>.
+
+    With `labels` and `partners`, region i gets the number labels[i] + 1 and its colour, and links to
+    region partners[i] of the other side (ids `a3`, `b5`).
+    """
+    other = "b" if side == "a" else "a"
     out, at = [], 0
     if slices.size:
-        for start, end in zip(slices[0].tolist(), slices[1].tolist()):
+        for i, (start, end) in enumerate(zip(slices[0].tolist(), slices[1].tolist())):
             start, end = max(_word_start(code, start), at), min(_word_end(code, end), len(code))
             if end <= start:
                 continue
             out.append(html.escape(code[at:start]))
-            out.append(f"<mark>{html.escape(code[start:end])}</mark>")
+            label = labels[i] if labels is not None and i < len(labels) else -1
+            partner = partners[i] if partners is not None and i < len(partners) else -1
+            if label >= 0 and partner >= 0:
+                out.append(f"<a class='tag' id='{side}{i}' href='#{other}{partner}'>{label + 1}</a>")
+            colour = f" class='c{label % 6}'" if label >= 0 else " class='c0'"
+            out.append(f"<mark{colour}>{html.escape(code[start:end])}</mark>")
             at = end
     out.append(html.escape(code[at:]))
     return "".join(out)

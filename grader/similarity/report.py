@@ -13,7 +13,7 @@ from ..config import Course
 from ..errors import UsageError
 from ..report.safe import printable
 from .analysis import ClassComparison, clusters, compare_class
-from .fingerprint import boilerplate_hashes, overlap
+from .fingerprint import boilerplate_hashes, counterparts, overlap
 from .pages import VERDICT, index_page, pair_page
 from .source import starter_statements, student_code
 
@@ -80,7 +80,8 @@ def write_report(report: dict, comparison: ClassComparison, out: Path, *, course
             break
         a, b = comparison.prints[pair["a"]], comparison.prints[pair["b"]]
         found = overlap(a, b)
-        written.append(_write(out / pair["page"], pair_page(pair, a.raw_code, b.raw_code, found.slices,
+        partners = (counterparts(a, b), counterparts(b, a))
+        written.append(_write(out / pair["page"], pair_page(pair, a.raw_code, b.raw_code, found.slices, partners,
                                                             unit=report["unit"])))
     keep = {p.name for p in written}
     for stale in out.iterdir():

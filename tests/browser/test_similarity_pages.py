@@ -36,7 +36,10 @@ LOOK = """JSON.stringify({
   csp: (document.querySelector('meta[http-equiv="Content-Security-Policy"]') || {}).content || null,
   tables: Object.fromEntries([...document.querySelectorAll('table[id]')].map(t =>
       [t.id, [...t.querySelectorAll('tr')].filter(r => r.offsetParent !== null).map(r => r.innerText)])),
-  links: [...document.querySelectorAll('a')].filter(a => a.offsetParent !== null).map(a => a.getAttribute('href')),
+  tags: [...document.querySelectorAll('a.tag')].map(t => ({side: t.closest('pre').id, id: t.id,
+      href: t.getAttribute('href'), label: t.textContent,
+      colour: getComputedStyle(t.nextElementSibling).backgroundColor})),
+  links: [...document.querySelectorAll('a:not(.tag)')].filter(a => a.offsetParent !== null).map(a => a.getAttribute('href')),
   sides: [...document.querySelectorAll('pre')].map(p => ({
       text: p.innerText,
       marks: [...p.querySelectorAll('mark')].filter(m => m.getClientRects().length > 0).map(m => m.textContent),
@@ -112,10 +115,23 @@ def test_similarity_pages_in_a_browser(tmp_path, capsys, request):
     for side, share in ((left, fox_pair["a_share"]), (right, fox_pair["b_share"])):   # most of each side is marked
         marked = sum(len(m) for m in side["marks"]) / len(side["text"])
         assert 0.6 < marked <= 1.0 and share > 0.9, (marked, share)
-    assert left["background"] == right["background"] == "rgb(255, 216, 168)"
+    assert left["background"] == right["background"] == "rgb(255, 216, 168)"   # the first region's colour
     assert abs(left["width"] - right["width"]) < 2 and left["width"] > 400
     assert "def softmax(z, dim=-1):" in left["text"] and "def softmax(z, dim=-1):" in right["text"]
     assert "banner = \"</pre><script>document.title='owned'</script>\"" in right["text"]
     assert "# <img src=x onerror=alert(1)>.py" in right["text"]
     assert f"{len(left['marks'])} matching region" in pair["text"]
     assert pair["links"] == ["index.html"]
+
+    # the left side's regions are numbered in order; a right region has the number and colour of the left
+    # region it matches most, and links to it; most pairs of regions point at each other
+    tags = {t["id"]: t for t in pair["tags"]}
+    left_tags = [t for t in tags.values() if t["side"] == "a"]
+    right_tags = [t for t in tags.values() if t["side"] == "b"]
+    assert left_tags and right_tags
+    assert all(t["label"] == str(int(t["id"][1:]) + 1) for t in left_tags)
+    for tag in right_tags:
+        target = tags[tag["href"].removeprefix("#")]
+        assert (target["side"], target["label"], target["colour"]) == ("a", tag["label"], tag["colour"])
+    mutual = [t for t in left_tags if tags[t["href"].removeprefix("#")]["href"] == f"#{t['id']}"]
+    assert len(mutual) * 2 >= len(left_tags) and len({t["colour"] for t in left_tags}) > 2
