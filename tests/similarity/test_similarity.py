@@ -61,7 +61,7 @@ def test_similarity_ranks_copies_first_and_writes_the_pages(tmp_path, capsys):
     assert [p["page"] for p in pairs] == ["pair-1.html", "pair-2.html"] + [None] * 8
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "pair-1.html", "pair-2.html", "pairs.json"]
     fox = next(out / p["page"] for p in pairs[:2] if "fox" in (p["a"], p["b"])).read_text()
-    assert "<mark>" in fox and "<script>" not in fox and "&lt;/pre&gt;&lt;script&gt;" in fox
+    assert "<mark class=" in fox and "<script>" not in fox and "&lt;/pre&gt;&lt;script&gt;" in fox
     assert "&lt;img src=x onerror=alert(1)&gt;.py" in fox and "<img" not in fox
 
     # the blank starter and the folder that is no student id are named, not compared
