@@ -222,7 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="also write the calibration class's pages here")
     parser.add_argument("--class200", action="store_true", help="also time the 200-student class")
+    parser.add_argument("--plain", action="store_true",
+                        help="for comparison: copydetect on the cells as written (its boilerplate removal only), "
+                             "without our AST step")
     args = parser.parse_args(argv)
+    if args.plain:
+        import grader.similarity.source as source
+
+        source.own_code = lambda text, starter, seen: text.strip()
     calibrate(args.keep)
     if args.class200:
         time_class200()
