@@ -45,7 +45,7 @@ def similarity_command(args: argparse.Namespace, course: Course) -> int:
     if args.pages is not None and args.pages < 0:
         raise UsageError("--pages must be 0 or more")
     out = args.out or Path(f"similarity-{args.unit}")
-    options = Options(args.submissions, args.threshold, out, MAX_PAGES if args.pages is None else args.pages,
+    options = Options(args.submissions, args.threshold, MAX_PAGES if args.pages is None else args.pages,
                       args.gradebook)
     report, comparison = similarity_report(course, args.unit, options)
     write_report(report, comparison, out, course_name=course.name)

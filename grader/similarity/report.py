@@ -26,7 +26,6 @@ _OURS = re.compile(r"pair-\d+\.html")
 class Options:
     submissions: Path
     threshold: float | None = None
-    out: Path | None = None
     pages: int = MAX_PAGES
     gradebook: Path | None = None
 

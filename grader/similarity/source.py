@@ -26,7 +26,8 @@ from ..notebook.collect import MAX_FILE_BYTES, collect, read_bounded, read_noteb
 from ..notebook.magics import strip_magics
 from ..report.safe import printable
 
-MAX_PARSE_CHARS = 200_000    # a cell longer than this is compared as text, not parsed
+MAX_PARSE_CHARS = 200_000     # a cell longer than this is compared as text, not parsed
+MAX_COMPARED_CHARS = 200_000  # a student's compared code at most (a unit's work is some 3,000 to 30,000)
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,17 @@ def student_code(student: str, folder: Path, starter: set[str]) -> StudentCode:
     sub = collect(folder)
     result = StudentCode(student, files=list(sub.files), problems=list(sub.problems))
     seen: set[str] = set()
+    size = 0
     for cell in sub.cells:
         code = own_code(cell.source, starter, seen)
-        if code:
-            result.pieces.append(Piece(cell.origin, code))
+        if not code:
+            continue
+        if size + len(code) > MAX_COMPARED_CHARS:
+            result.problems.append(f"only the first {MAX_COMPARED_CHARS:,} characters of code were compared "
+                                   f"(from {printable(cell.origin)} on, the rest was not)")
+            break
+        size += len(code)
+        result.pieces.append(Piece(cell.origin, code))
     return result
 
 
@@ -94,22 +102,28 @@ def own_code(source: str, starter: set[str], seen: set[str]) -> str:
         return source.strip()   # does not parse: compared as it is
     kept = []
     for node in tree.body:
-        if ast.dump(node) in starter or _given(node):
-            continue
-        node = _Normalise().visit(node)
-        if node is None:
-            continue
-        dump = ast.dump(node)
-        if dump in starter or dump in seen or _is_stub(node):
-            continue
-        seen.add(dump)
         try:
-            text = ast.unparse(node)
-        except (ValueError, RecursionError):
-            continue
-        definition = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        kept.append(("\n" if definition and kept else "") + text)
+            text = _statement(node, starter, seen)
+        except (RecursionError, ValueError, MemoryError):   # nested past what ast's visitors take: as written
+            text = (ast.get_source_segment(source, node) or "").strip()
+        if text:
+            definition = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            kept.append(("\n" if definition and kept else "") + text)
     return "\n".join(kept).strip()
+
+
+def _statement(node: ast.stmt, starter: set[str], seen: set[str]) -> str:
+    """One top-level statement normalised and unparsed; "" when it is given, a stub, or kept already."""
+    if ast.dump(node) in starter or _given(node):
+        return ""
+    normal = _Normalise().visit(node)
+    if normal is None:
+        return ""
+    dump = ast.dump(normal)
+    if dump in starter or dump in seen or _is_stub(normal):
+        return ""
+    seen.add(dump)
+    return ast.unparse(normal)
 
 
 def _parse(source: str) -> ast.Module | None:

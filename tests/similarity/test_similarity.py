@@ -133,3 +133,15 @@ def test_what_is_compared_is_the_students_own_code(tmp_path):
     code = student_code("s", folder, STARTER)
     assert [p.origin for p in code.pieces] == ["work-Copy1.py"] and code.files == ["work-Copy1.py", "work.py"]
     assert code.text == "# work-Copy1.py\ndef f(x):\n    return x + 1\n\n"
+
+    # what a student cannot make expensive: nesting past ast's visitors is kept as written, size is capped
+    for depth in (900, 20000):   # parses but is too deep for the visitors; does not parse
+        deep = "x = " + "-" * depth + "1\n"
+        assert own_code(deep, STARTER, set()) == deep.strip()
+    huge = tmp_path / "h" / "unit1"
+    huge.mkdir(parents=True)
+    (huge / "a.py").write_text("def f(x):\n    return x * 2\n")
+    (huge / "b.py").write_text("\n".join(f"def g{i}(a):\n    return a * {i}" for i in range(9000)))
+    code = student_code("h", huge, STARTER)
+    assert [p.origin for p in code.pieces] == ["a.py"]
+    assert code.problems == ["only the first 200,000 characters of code were compared (from b.py on, the rest was not)"]
