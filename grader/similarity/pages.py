@@ -12,6 +12,7 @@ import html
 import numpy as np
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
+INDEX_ROWS = 500   # pairs listed on the index at most (besides those with a page); pairs.json has all
 VERDICT = ("A high score is a reason to look at two submissions side by side, not a verdict: short exercises "
            "have few good solutions, and students may legitimately share ideas. Judge by reading the code.")
 
@@ -58,18 +59,24 @@ def index_page(report: dict, course_name: str = "") -> str:
         parts.append("<p>No pair reaches the cluster threshold.</p>")
     parts.append("<h2>Pairs</h2><table id='pairs'><tr><th>#</th><th>student</th><th>student</th><th>score</th>"
                  "<th>share of each matched</th><th>page</th></tr>")
-    for i, p in enumerate(report["pairs"], start=1):
+    shown = report["pairs"][:max(INDEX_ROWS, sum(bool(p.get("page")) for p in report["pairs"]))]
+    for i, p in enumerate(shown, start=1):
         link = f"<a href='{e(p['page'])}'>side by side</a>" if p.get("page") else ""
         short = " <span class='short'>(little code)</span>" if p["short"] else ""
         parts.append(f"<tr><td class='num'>{i}</td><td>{e(p['a'])}</td><td>{e(p['b'])}</td>"
                      f"<td class='num'>{p['score']:.2f}{short}</td>"
                      f"<td class='num'>{p['a_share']:.2f} / {p['b_share']:.2f}</td><td>{link}</td></tr>")
     parts.append("</table>")
+    if len(shown) < len(report["pairs"]):
+        parts.append(f"<p id='more'>{len(report['pairs']) - len(shown):,} less similar pairs are not shown here; "
+                     "pairs.json lists them all.</p>")
     if report["skipped"]:
         parts.append("<h2>Not compared</h2><table id='skipped'><tr><th>student</th><th>why</th></tr>")
         for s in report["skipped"]:
             parts.append(f"<tr><td>{e(s['student'])}</td><td>{e(s['why'])}</td></tr>")
         parts.append("</table>")
+    if report.get("not_students"):
+        parts.append(f"<p>Folders that are not student ids, not read: {e(', '.join(report['not_students']))}</p>")
     parts.append("</body></html>\n")
     return "".join(parts)
 

@@ -17,6 +17,7 @@ from grader.batch import content_hash  # noqa: E402
 from grader.cli import main  # noqa: E402
 from grader.gradebook import Gradebook  # noqa: E402
 from grader.results import UnitResult  # noqa: E402
+from grader.similarity import pages  # noqa: E402
 from grader.similarity.report import RECOMMENDED  # noqa: E402
 from grader.similarity.source import own_code, starter_statements, student_code  # noqa: E402
 
@@ -30,7 +31,7 @@ def _run(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_similarity_ranks_copies_first_and_writes_the_pages(tmp_path, capsys):
+def test_similarity_ranks_copies_first_and_writes_the_pages(tmp_path, capsys, monkeypatch):
     sub = write_class(tmp_path)
     out = tmp_path / "report"
     gradebook = tmp_path / "gradebook.db"
@@ -63,6 +64,12 @@ def test_similarity_ranks_copies_first_and_writes_the_pages(tmp_path, capsys):
     fox = next(out / p["page"] for p in pairs[:2] if "fox" in (p["a"], p["b"])).read_text()
     assert "<mark class=" in fox and "<script>" not in fox and "&lt;/pre&gt;&lt;script&gt;" in fox
     assert "&lt;img src=x onerror=alert(1)&gt;.py" in fox and "<img" not in fox
+
+    # a long list is cut on the index (pairs.json keeps every pair); folders that are no student id are named
+    index = (out / "index.html").read_text()
+    assert "7 less similar pairs" not in index and "Folders that are not student ids, not read: " in index
+    monkeypatch.setattr(pages, "INDEX_ROWS", 3)
+    assert "7 less similar pairs are not shown here; pairs.json lists them all." in pages.index_page(report)
 
     # the blank starter and the folder that is no student id are named, not compared
     assert report["skipped"] == [{"student": "eve", "why": "no code of their own (only the released starter, "
