@@ -34,6 +34,7 @@ def similarity_report(course: Course, unit_id: str, options: Options) -> tuple[d
     """Compare the class in `options.submissions` for the unit; the JSON report and the comparison."""
     unit = course.unit(unit_id)
     folders, not_ids = discover(options.submissions, unit.id)
+    grades = _grades(options, course, unit.id)   # first: a wrong --gradebook fails before the work
     starter_dir = course.exercises_dir / unit.id
     starter = starter_statements(starter_dir)
     boilerplate = boilerplate_hashes(_starter_text(starter_dir))
@@ -58,7 +59,7 @@ def similarity_report(course: Course, unit_id: str, options: Options) -> tuple[d
         "clusters": [{"students": group, "highest": round(max(p.score for p in comparison.pairs
                                                               if p.a in group and p.b in group), 4)}
                      for group in clusters(comparison.pairs, cut)],
-        "students": _students(codes, folders, options, course, unit.id),
+        "students": _students(codes, folders, grades),
         "skipped": skipped,
         "not_students": [printable(n) for n in not_ids],   # folders in DIR whose names are not student ids
     }
@@ -118,20 +119,26 @@ def _starter_text(folder: Path) -> str:
     return "\n\n".join(c.source for c in collect(folder).cells) if folder.is_dir() else ""
 
 
-def _students(codes, folders, options: Options, course: Course, unit: str) -> dict:  # noqa: ANN001
+def _grades(options: Options, course: Course, unit: str) -> dict | None:
+    """student -> StoredGrade from --gradebook, or from gradebook.db beside course.toml when it is there."""
+    path = options.gradebook or course.root / "gradebook.db"
+    if options.gradebook is None and not path.is_file():
+        return None
+    from ..gradebook import Gradebook
+
+    with Gradebook(path.absolute(), readonly=True) as gradebook:
+        return {g.student: g for g in gradebook.grades(unit)}
+
+
+def _students(codes, folders, grades: dict | None) -> dict:  # noqa: ANN001
     """student -> files compared and size; with a gradebook, their grade and whether the files changed since."""
     info: dict[str, dict] = {}
     for code in codes:
         info[code.student] = {"files": code.files, "chars": len(code.text), "problems": code.problems}
     for folder in folders:
         info.setdefault(folder.student, {"files": [], "chars": 0, "problems": [folder.problem]})
-    path = options.gradebook or course.root / "gradebook.db"
-    if options.gradebook is None and not path.is_file():
+    if grades is None:
         return info
-    from ..gradebook import Gradebook
-
-    with Gradebook(path.absolute(), readonly=True) as gradebook:
-        grades = {g.student: g for g in gradebook.grades(unit)}
     paths = {f.student: f.path for f in folders}
     for student, entry in info.items():
         grade = grades.get(student)

@@ -110,6 +110,9 @@ def test_similarity_usage_errors_lose_nothing(tmp_path, capsys):
     assert code == 2 and "between 0 and 1" in err
     code, _, err = _run(capsys, "--submissions", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
     assert code == 2 and "is not a folder" in err
+    code, _, err = _run(capsys, "--submissions", str(sub), "--gradebook", str(tmp_path / "none.db"),
+                        "--out", str(tmp_path / "o"))
+    assert code == 4 and "no gradebook at" in err
     other = tmp_path / "notes"
     other.mkdir()
     (other / "mine.txt").write_text("keep me")
