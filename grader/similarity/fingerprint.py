@@ -18,9 +18,9 @@ import numpy as np
 
 try:
     from copydetect.detector import compare_files
-    from copydetect.utils import filter_code, get_copied_slices, get_token_coverage, winnow
+    from copydetect.utils import filter_code, get_token_coverage, winnow
 except ImportError:   # the optional extra is missing: the command says how to install it
-    compare_files = filter_code = get_copied_slices = get_token_coverage = winnow = None
+    compare_files = filter_code = get_token_coverage = winnow = None
 
 NOISE = 25     # k: the shortest match that counts, in characters of filtered code (copydetect's default)
 GUARANTEE = 30  # a match this long is always found; the window is GUARANTEE - NOISE + 1 k-grams
@@ -100,25 +100,3 @@ def _kgram_hashes(text: str, k: int) -> np.ndarray:
     values = [int.from_bytes(hashlib.blake2b(w, digest_size=8).digest(), "little") >> 1 for w in windows]
     return np.array(values, dtype=np.int64)
 
-
-def counterparts(a: Fingerprint, b: Fingerprint) -> list[int]:
-    """For each matching region of `a` (in the order of `overlap(a, b).slices[0]`), the region of `b` it
-    shares the most fingerprints with; -1 where none (copydetect's slices do not say which matches which).
-    """
-    shared = a.hashes & b.hashes
-    if not shared:
-        return []
-    slices_a, slices_b = (get_copied_slices(np.concatenate([np.array(f.hash_idx[h]) for h in shared]), a.k)
-                          for f in (a, b))
-    votes: dict[tuple[int, int], int] = {}
-    for h in shared:
-        for pa in a.hash_idx[h]:
-            ra = int(np.searchsorted(slices_a[0], pa, side="right")) - 1
-            for pb in b.hash_idx[h]:
-                rb = int(np.searchsorted(slices_b[0], pb, side="right")) - 1
-                votes[(ra, rb)] = votes.get((ra, rb), 0) + 1
-    best = [-1] * slices_a.shape[1]
-    for ra, rb in sorted(votes, key=lambda pair: -votes[pair]):
-        if best[ra] == -1:
-            best[ra] = rb
-    return best

@@ -11,6 +11,8 @@ import html
 
 import numpy as np
 
+from .regions import Regions
+
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 INDEX_ROWS = 500   # pairs listed on the index at most (besides those with a page); pairs.json has all
 VERDICT = ("A high score is a reason to look at two submissions side by side, not a verdict: short exercises "
@@ -87,33 +89,31 @@ def _listed(report: dict) -> str:
     return f"the pairs scoring at least {report['threshold']:g}"
 
 
-def pair_page(pair: dict, code_a: str, code_b: str, slices: tuple[np.ndarray, np.ndarray],
-              partners: tuple[list[int], list[int]], *, unit: str) -> str:
+def pair_page(pair: dict, code_a: str, code_b: str, regions: Regions, *, unit: str) -> str:
     """Both students' compared code side by side, the matching regions highlighted.
 
-    `partners[0][i]` is the region of b that a's region i matches best (`fingerprint.counterparts`), and
-    the other way round: a region and its counterpart share a number and a colour, and link to each other.
+    a's regions are numbered in order; each region of b has the number and colour of the region of a
+    it matches most, and each number links to the region it names on the other side.
     """
     e = html.escape
     a, b = pair["a"], pair["b"]
-    regions = slices[0].shape[1] if slices[0].size else 0
-    labels_a = list(range(regions))                       # a's regions are numbered in order,
-    labels_b = [p if p >= 0 else -1 for p in partners[1]]  # b's by the region of a they match
+    count = regions.a.shape[1]
+    labels_a = list(range(count))
     return "".join([
         _head(f"{unit} similarity: {a} and {b}"),
         "<p><a href='index.html'>all pairs</a></p>",
         f"<h1>{e(a)} and {e(b)}: score {pair['score']:.2f}</h1>",
         f"<p class='warn'>{e(VERDICT)}</p>",
-        f"<p>{regions} matching region{'s' * (regions != 1)} (highlighted; a region's number and colour are those "
-        "of its counterpart on the other side, and the number links to it). The other matches "
-        f"{pair['a_share']:.0%} of {e(a)}'s code and {pair['b_share']:.0%} of {e(b)}'s. Shown is the code as compared: "
-        "the released starter, docstrings, comments and prints removed, the layout made uniform; "
-        "identifiers and strings are ignored when matching.</p>",
+        f"<p>{count} matching region{'s' * (count != 1)} in {e(a)}'s code (highlighted; a region on the right "
+        "has the number and colour of the region on the left it matches most, and each number links to its "
+        f"counterpart). The other matches {pair['a_share']:.0%} of {e(a)}'s code and {pair['b_share']:.0%} of "
+        f"{e(b)}'s. Shown is the code as compared: the released starter, docstrings, comments and prints removed, "
+        "the layout made uniform; identifiers and strings are ignored when matching.</p>",
         "<div class='sides'>",
-        f"<section><h2>{e(a)}</h2><pre id='a'>{highlighted(code_a, slices[0], 'a', labels_a, partners[0])}"
+        f"<section><h2>{e(a)}</h2><pre id='a'>{highlighted(code_a, regions.a, 'a', labels_a, regions.a_partner)}"
         "</pre></section>",
-        f"<section><h2>{e(b)}</h2><pre id='b'>{highlighted(code_b, slices[1], 'b', labels_b, partners[1])}"
-        "</pre></section>",
+        f"<section><h2>{e(b)}</h2><pre id='b'>"
+        f"{highlighted(code_b, regions.b, 'b', regions.b_partner, regions.b_partner)}</pre></section>",
         "</div></body></html>\n"])
 
 

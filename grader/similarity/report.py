@@ -13,8 +13,9 @@ from ..config import Course
 from ..errors import UsageError
 from ..report.safe import printable
 from .analysis import ClassComparison, clusters, compare_class
-from .fingerprint import boilerplate_hashes, counterparts, overlap
+from .fingerprint import boilerplate_hashes, overlap
 from .pages import VERDICT, index_page, pair_page
+from .regions import matching_regions
 from .source import starter_statements, student_code
 
 RECOMMENDED = 0.5   # the threshold the calibration recommends (docs/similarity.md); clusters and pages use it by default
@@ -79,9 +80,8 @@ def write_report(report: dict, comparison: ClassComparison, out: Path, *, course
         if not pair["page"]:
             break
         a, b = comparison.prints[pair["a"]], comparison.prints[pair["b"]]
-        found = overlap(a, b)
-        partners = (counterparts(a, b), counterparts(b, a))
-        written.append(_write(out / pair["page"], pair_page(pair, a.raw_code, b.raw_code, found.slices, partners,
+        regions = matching_regions(a, b, overlap(a, b))
+        written.append(_write(out / pair["page"], pair_page(pair, a.raw_code, b.raw_code, regions,
                                                             unit=report["unit"])))
     keep = {p.name for p in written}
     for stale in out.iterdir():

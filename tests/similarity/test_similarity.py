@@ -155,3 +155,20 @@ def test_what_is_compared_is_the_students_own_code(tmp_path):
     code = student_code("h", huge, STARTER)
     assert [p.origin for p in code.pieces] == ["a.py"]
     assert code.problems == ["only the first 200,000 characters of code were compared (from b.py on, the rest was not)"]
+
+
+def test_regions_pair_up_reordered_functions():
+    """Adjacent copied functions are separate regions, each paired with its counterpart after reordering."""
+    from grader.similarity.fingerprint import fingerprint, overlap
+    from grader.similarity.regions import matching_regions
+
+    f = "def f(scores, y):\n    n = scores.shape[0]\n    rows = torch.arange(n)\n    return scores[rows, y].mean()\n"
+    g = "def g(z, dim):\n    e = (z - z.amax(dim, keepdim=True)).exp()\n    return e / e.sum(dim, keepdim=True)\n"
+    a, b = fingerprint("a", f"# a.py\n{f}\n{g}"), fingerprint("b", f"# b.py\n{g}\n{f.replace('n = ', 'm = ').replace('(n)', '(m)')}")
+    regions = matching_regions(a, b, overlap(a, b))
+    text_a = [a.raw_code[s:e] for s, e in regions.a.T.tolist()]
+    text_b = [b.raw_code[s:e] for s, e in regions.b.T.tolist()]
+    assert len(text_a) == len(text_b) == 2   # not one block: cut where g starts
+    assert "arange" in text_a[0] and "amax" in text_a[1] and "amax" in text_b[0] and "arange" in text_b[1]
+    assert not any(t.lstrip().startswith("#") for t in text_a + text_b)   # the cell headers are not marked
+    assert regions.a_partner == [1, 0] and regions.b_partner == [1, 0]
