@@ -172,3 +172,18 @@ def test_regions_pair_up_reordered_functions():
     assert "arange" in text_a[0] and "amax" in text_a[1] and "amax" in text_b[0] and "arange" in text_b[1]
     assert not any(t.lstrip().startswith("#") for t in text_a + text_b)   # the cell headers are not marked
     assert regions.a_partner == [1, 0] and regions.b_partner == [1, 0]
+
+
+def test_the_bundled_example_class(tmp_path, capsys):
+    """examples/submitted: every student there was built from the reference, so all who wrote code are alike."""
+    code, stdout, _ = _run(capsys, "--submissions", str(ROOT / "examples" / "submitted"), "--out",
+                           str(tmp_path / "out"), "--json")
+    report = json.loads(stdout)
+    assert code == 0 and report["compared"] == 9 and report["pair_count"] == 36
+    assert [s["student"] for s in report["skipped"]] == ["eli"]   # the blank notebook: only the starter
+    assert report["students"]["jo"]["files"] == ["shallow.py"]    # a .py file against notebooks
+    with_code = [p for p in report["pairs"] if "ivo" not in (p["a"], p["b"])]
+    assert min(p["score"] for p in with_code) > 0.8 and report["pairs"][0]["score"] == 1.0
+    assert all(p["short"] for p in report["pairs"] if "ivo" in (p["a"], p["b"]))   # ivo's one exec cell
+    assert report["clusters"] == [{"students": ["ada", "ben", "chen", "dana", "fay", "gus", "hana", "jo"],
+                                   "highest": 1.0}]
