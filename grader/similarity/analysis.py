@@ -3,8 +3,8 @@
 Pure functions over the students' normalised code (source.py) and their
 fingerprints (fingerprint.py). A pair's score is the larger of the two shares
 (how much of one student's code the other's matches), so padding a copy with
-code of one's own does not hide it; the calibration (docs/similarity.md) chose
-it over the mean and the smaller share.
+code of one's own does not hide it; in the calibration (docs/similarity.md) the
+mean and the smaller share rank copies no better.
 """
 from __future__ import annotations
 
@@ -28,8 +28,7 @@ class Pair:
 
     def to_json(self) -> dict:
         """The pair as `grader similarity --json` lists it (page added by whoever writes pages)."""
-        return {"a": self.a, "b": self.b, "score": round(self.score, 4),
-                "a_share": round(self.shares[0], 4), "b_share": round(self.shares[1], 4),
+        return {"a": self.a, "b": self.b, "score": self.score, "a_share": self.shares[0], "b_share": self.shares[1],
                 "a_matched_chars": self.matched[0], "b_matched_chars": self.matched[1], "short": self.short}
 
 
@@ -72,8 +71,8 @@ def compare_class(codes: list[StudentCode], boilerplate=None) -> ClassComparison
 def score_pair(a: str, b: str, fa: Fingerprint, fb: Fingerprint, found: Overlap) -> Pair:
     """A pair's score and sizes from copydetect's overlap."""
     matched = tuple(int((s[1] - s[0]).sum()) if s.size else 0 for s in found.slices)
-    return Pair(a, b, max(found.shares), found.shares, matched,   # type: ignore[arg-type]
-                min(fa.size, fb.size) < MIN_SIZE)
+    shares = (round(found.shares[0], 4), round(found.shares[1], 4))   # as reported: thresholds see what JSON says
+    return Pair(a, b, max(shares), shares, matched, min(fa.size, fb.size) < MIN_SIZE)  # type: ignore[arg-type]
 
 
 def clusters(pairs: list[Pair], threshold: float) -> list[list[str]]:

@@ -32,7 +32,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
 def similarity_command(args: argparse.Namespace, course: Course) -> int:
     """Compare, write the pages, print a summary (or the JSON); 0 whatever the scores."""
     from .fingerprint import available
-    from .report import MAX_PAGES, Options, similarity_report, write_report
+    from .report import MAX_PAGES, Options, check_out, similarity_report, write_report
 
     if not available():
         raise UsageError("`grader similarity` needs copydetect, which is not installed",
@@ -45,6 +45,7 @@ def similarity_command(args: argparse.Namespace, course: Course) -> int:
     if args.pages is not None and args.pages < 0:
         raise UsageError("--pages must be 0 or more")
     out = args.out or Path(f"similarity-{args.unit}")
+    check_out(out)   # before the work, not after it
     options = Options(args.submissions, args.threshold, MAX_PAGES if args.pages is None else args.pages,
                       args.gradebook)
     report, comparison = similarity_report(course, args.unit, options)

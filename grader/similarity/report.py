@@ -57,8 +57,7 @@ def similarity_report(course: Course, unit_id: str, options: Options) -> tuple[d
         "compared": len(comparison.prints),
         "pair_count": len(comparison.pairs),
         "pairs": [p.to_json() for p in listed],
-        "clusters": [{"students": group, "highest": round(max(p.score for p in comparison.pairs
-                                                              if p.a in group and p.b in group), 4)}
+        "clusters": [{"students": group, "highest": _highest(comparison, set(group))}
                      for group in clusters(comparison.pairs, cut)],
         "students": _students(codes, folders, grades),
         "skipped": skipped,
@@ -72,7 +71,7 @@ def similarity_report(course: Course, unit_id: str, options: Options) -> tuple[d
 
 def write_report(report: dict, comparison: ClassComparison, out: Path, *, course_name: str = "") -> list[Path]:
     """Write out/pairs.json, out/index.html and out/pair-<k>.html; stale pair pages of an earlier run are removed."""
-    _check_out(out)
+    check_out(out)
     out.mkdir(parents=True, exist_ok=True)
     written = [_write(out / "pairs.json", json.dumps(report, indent=2) + "\n"),
                _write(out / "index.html", index_page(report, course_name))]
@@ -90,7 +89,11 @@ def write_report(report: dict, comparison: ClassComparison, out: Path, *, course
     return written
 
 
-def _check_out(out: Path) -> None:
+def _highest(comparison: ClassComparison, group: set[str]) -> float:
+    return max(p.score for p in comparison.pairs if p.a in group and p.b in group)
+
+
+def check_out(out: Path) -> None:
     """Refuse to scatter pages into a folder that is not an earlier similarity report."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise UsageError(f"{printable(out)} is not a folder", "give --out a folder (it is created when missing)")
