@@ -1,6 +1,7 @@
 """`grader similarity` end to end: read a class, compare it, write pairs.json, index.html and the pair pages."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from .source import starter_statements, student_code
 RECOMMENDED = 0.5   # the threshold the calibration recommends (docs/similarity.md); clusters and pages use it by default
 MAX_PAGES = 100     # pair pages written by default: the most similar pairs at or above the threshold
 _OURS = re.compile(r"pair-\d+\.html")
+LOCK = ".similarity.lock"
 
 
 @dataclass(frozen=True)
@@ -73,19 +75,21 @@ def write_report(report: dict, comparison: ClassComparison, out: Path, *, course
     """Write out/pairs.json, out/index.html and out/pair-<k>.html; stale pair pages of an earlier run are removed."""
     check_out(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = [_write(out / "pairs.json", json.dumps(report, indent=2) + "\n"),
-               _write(out / "index.html", index_page(report, course_name))]
-    for pair in report["pairs"]:
-        if not pair["page"]:
-            break
-        a, b = comparison.prints[pair["a"]], comparison.prints[pair["b"]]
-        regions = matching_regions(a, b, overlap(a, b))
-        written.append(_write(out / pair["page"], pair_page(pair, a.raw_code, b.raw_code, regions,
-                                                            unit=report["unit"])))
-    keep = {p.name for p in written}
-    for stale in out.iterdir():
-        if _OURS.fullmatch(stale.name) and stale.name not in keep and stale.is_file():
-            stale.unlink()
+    with open(out / LOCK, "a") as lock:   # two runs into one folder take turns: never a mix of both
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        written = [_write(out / "pairs.json", json.dumps(report, indent=2) + "\n"),
+                   _write(out / "index.html", index_page(report, course_name))]
+        for pair in report["pairs"]:
+            if not pair["page"]:
+                break
+            a, b = comparison.prints[pair["a"]], comparison.prints[pair["b"]]
+            regions = matching_regions(a, b, overlap(a, b))
+            written.append(_write(out / pair["page"], pair_page(pair, a.raw_code, b.raw_code, regions,
+                                                                unit=report["unit"])))
+        keep = {p.name for p in written}
+        for stale in out.iterdir():
+            if _OURS.fullmatch(stale.name) and stale.name not in keep and stale.is_file():
+                stale.unlink()
     return written
 
 
@@ -97,7 +101,7 @@ def check_out(out: Path) -> None:
     """Refuse to scatter pages into a folder that is not an earlier similarity report."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise UsageError(f"{printable(out)} is not a folder", "give --out a folder (it is created when missing)")
-    if out.is_dir() and any(out.iterdir()) and not (out / "pairs.json").is_file():
+    if out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()) and not (out / "pairs.json").is_file():
         raise UsageError(f"{printable(out)} already holds other files; nothing was written there",
                          "give --out a new folder, or one an earlier `grader similarity` wrote")
 

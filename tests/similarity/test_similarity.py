@@ -60,7 +60,8 @@ def test_similarity_ranks_copies_first_and_writes_the_pages(tmp_path, capsys, mo
 
     # pages for the pairs at or above the threshold, linked by name; none for the others
     assert [p["page"] for p in pairs] == ["pair-1.html", "pair-2.html"] + [None] * 8
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "pair-1.html", "pair-2.html", "pairs.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".similarity.lock", "index.html", "pair-1.html", "pair-2.html",
+                                                     "pairs.json"]
     fox = next(out / p["page"] for p in pairs[:2] if "fox" in (p["a"], p["b"])).read_text()
     assert "<mark class=" in fox and "<script>" not in fox and "&lt;/pre&gt;&lt;script&gt;" in fox
     assert "&lt;img src=x onerror=alert(1)&gt;.py" in fox and "<img" not in fox
@@ -94,7 +95,7 @@ def test_similarity_ranks_copies_first_and_writes_the_pages(tmp_path, capsys, mo
     again = json.loads(stdout)
     assert code == 0 and again["threshold"] == 0.9 and all(p["score"] >= 0.9 for p in again["pairs"])
     assert all(p["page"] is None for p in again["pairs"])
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "pairs.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".similarity.lock", "index.html", "pairs.json"]
 
     # the terminal summary names the top pair, the clusters and says a flag is no verdict
     code, stdout, _ = _run(capsys, "--submissions", str(sub), "--out", str(out))
