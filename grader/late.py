@@ -16,7 +16,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:   # config imports this module: only the type checker needs these
+    from .batch import StudentFolder
+    from .config import Course, Unit
+    from .gradebook import Gradebook
 
 TIMESTAMP_FILE = "timestamp.txt"
 MAX_TIMESTAMP_BYTES = 256
@@ -166,7 +172,7 @@ def describe(seconds: float) -> str:
     return f"{minutes} min" if minutes else f"{secs} s"
 
 
-def record_lateness(course, unit, folders, gradebook) -> None:  # noqa: ANN001  (Course, Unit, [StudentFolder], Gradebook)
+def record_lateness(course: Course, unit: Unit, folders: list[StudentFolder], gradebook: Gradebook) -> None:
     """The batch's hook: (re)compute every student's lateness from timestamp.txt and the rule, into the gradebook.
 
     Runs on every batch for every student folder, graded now or skipped as unchanged, so a new

@@ -75,7 +75,8 @@ def grade(course_dir: Path, unit_id: str, submission: Path) -> dict:
         reason = "; ".join(sub.problems) or "no notebooks (.ipynb) or .py files were submitted"
         empty = nothing_to_grade(unit, reason, sub.problems)
         return results_json(empty, empty, f"Not graded: {reason}")
-    choice = open_launcher(course, 1)
+    # never without the sandbox: the container runs as root, beside the references and the secret
+    choice = open_launcher(course, 1, mode="sandbox")
     try:
         hidden = check_submission(course, unit, sub, launcher=choice.launcher, plan=hidden_plan)
         public = check_submission(course, unit, sub, launcher=choice.launcher, plan=public_plan)
