@@ -96,3 +96,15 @@ def test_export_command_with_a_roster(tmp_path):
     wrong = subprocess.run([sys.executable, "-m", "grader", "--course", str(ROOT), "export", "unit1", "--roster", "x.csv",
                             "--gradebook", str(book)], capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 2 and "--roster and --assignment are for" in wrong.stderr
+
+
+def test_feedback_page_and_summary_show_the_penalty():
+    from grader.report.feedback_html import render_feedback
+    from grader.report.summary import needs_attention
+
+    late = GRADES[1]
+    page = render_feedback(late, UNIT, course_name="DNN")
+    assert "13.5 / 20</b> points" in page and "<td>late penalty</td><td>-4</td>" in page
+    assert "handed in 1 d 9 h after the deadline" in page
+    assert needs_attention(late) == [("late", "handed in 1 d 9 h after the deadline; -4 points")]
+    assert needs_attention(GRADES[0]) == []
