@@ -92,6 +92,10 @@ def test_bundle_grades_in_a_simulated_container(tmp_path):
     _unzip(bundle, root / "source")
     shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
     assert os.access(root / "run_autograder", os.X_OK)
+    for script in ("setup.sh", "run_autograder"):   # both parse as bash (setup.sh itself runs only on Gradescope)
+        assert subprocess.run(["bash", "-n", str(root / "source" / script)]).returncode == 0
+    with zipfile.ZipFile(root / "source" / wheel) as built:   # the wheel holds what run_autograder runs
+        assert {"grader/gradescope/run.py", "grader/late.py", "grader/runner/sandbox/__init__.py"} <= set(built.namelist())
 
     proc, reference = _run(root, {"unit1.ipynb": (SUBMITTED / "ada" / "unit1" / "unit1.ipynb").read_bytes()})
     assert reference["score"] == 20
