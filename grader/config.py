@@ -5,6 +5,7 @@ import os
 import tomllib
 import datetime as _dt
 from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 
 from .errors import ConfigError, unknown
@@ -197,7 +198,7 @@ def _late_keys(raw: object, where: str, path: Path) -> dict:
     """The keys of a late rule, validated: durations in seconds, fractions in 0..1, per = hour | day."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: {where} must be a table")
-    allowed = ("grace", "penalty", "per", "max_penalty", "not_accepted_after")
+    allowed = ("grace", "penalty", "per", "max_penalty", "not_accepted_after", "timezone")
     extra = sorted(set(raw) - set(allowed))
     if extra:
         raise ConfigError(f"{path}: unknown key(s) in {where}: {', '.join(extra)}",
@@ -216,6 +217,15 @@ def _late_keys(raw: object, where: str, path: Path) -> dict:
                 raise ConfigError(f"{path}: {where} {key} = {value!r} must be a fraction of the points, 0 to 1",
                                   "penalty = 0.1 takes 10% of the unit's points per started hour or day")
             keys[key] = float(value)
+    if "timezone" in raw:
+        try:
+            zone = ZoneInfo(str(raw["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None or not isinstance(raw["timezone"], str):
+            raise ConfigError(f"{path}: {where} timezone = {raw['timezone']!r} is not a time zone name",
+                              "give the IANA name nbgrader's exchange uses (Exchange.timezone), e.g. \"Europe/Berlin\"")
+        keys["timezone"] = raw["timezone"]
     if "per" in raw:
         if raw["per"] not in PERIODS:
             raise ConfigError(f"{path}: {where} per = {raw['per']!r} must be \"hour\" or \"day\"")

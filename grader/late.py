@@ -42,6 +42,7 @@ class LateRule:
     per: str = "day"                          # "hour" or "day"
     max_penalty: float = 1.0                  # at most this fraction of the points
     not_accepted_after: float | None = None   # seconds after the deadline; later work gets no points
+    timezone: str | None = None               # nbgrader's Exchange.timezone: reads its abbreviations (CEST)
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,12 @@ def parse_deadline(value: object, what: str) -> dt.datetime:
     return value
 
 
-def parse_timestamp(text: str) -> dt.datetime:
-    """The UTC time in a timestamp.txt written by nbgrader (any of its formats); ValueError when unreadable."""
+def parse_timestamp(text: str, timezone: str | None = None) -> dt.datetime:
+    """The UTC time in a timestamp.txt written by nbgrader (any of its formats); ValueError when unreadable.
+
+    timezone: the zone nbgrader's exchange writes in (its `Exchange.timezone`), which places the
+    abbreviations its "%Z" writes (CET, CEST, PDT...) that are not zone names themselves.
+    """
     text = text.strip()
     if not text:
         raise ValueError("it is empty")
@@ -101,10 +106,31 @@ def parse_timestamp(text: str) -> dt.datetime:
     if zone is not None:
         if stamp.tzinfo is not None:
             raise ValueError(f"{text[:60]!r} has two time zones")
-        stamp = stamp.replace(tzinfo=_zone(zone))
+        stamp = _in_zone(stamp, zone, timezone)
     if stamp.tzinfo is None:   # nbgrader's parse_utc: a time without a zone is UTC
         stamp = stamp.replace(tzinfo=UTC)
     return stamp.astimezone(UTC)
+
+
+def _in_zone(stamp: dt.datetime, name: str, timezone: str | None) -> dt.datetime:
+    """A naive local time in the zone `name`, or in `timezone` when `name` is what that zone is called then.
+
+    Where the clocks go back an hour happens twice; the abbreviation (CEST, then CET) says which.
+    """
+    try:
+        named: dt.tzinfo | None = _zone(name)
+    except ValueError:
+        if timezone is None:
+            raise
+        named = None
+    for zone in ([ZoneInfo(timezone)] if timezone else []) + ([named] if named else []):
+        for fold in (0, 1):
+            candidate = stamp.replace(tzinfo=zone, fold=fold)
+            if candidate.tzname() == name:
+                return candidate
+    if named is not None:   # a zone's own name (America/Los_Angeles) or an offset: its local time
+        return stamp.replace(tzinfo=named)
+    raise ValueError(f"time zone {name!r} is neither a zone name nor what {timezone} is called at {stamp}")
 
 
 def _zone(name: str) -> dt.tzinfo:
@@ -116,11 +142,11 @@ def _zone(name: str) -> dt.tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (give nbgrader an IANA name such as Europe/Berlin "
-                         "as its timezone)") from None
+        raise ValueError(f"unknown time zone {name!r} (set [late] timezone in course.toml to the timezone "
+                         "nbgrader's exchange uses, e.g. \"Europe/Berlin\")") from None
 
 
-def read_timestamp(folder: Path) -> tuple[dt.datetime | None, str | None]:
+def read_timestamp(folder: Path, timezone: str | None = None) -> tuple[dt.datetime | None, str | None]:
     """(when the work in folder was handed in, None) or (None, why not); never follows a link."""
     path = folder / TIMESTAMP_FILE
     try:
@@ -134,7 +160,7 @@ def read_timestamp(folder: Path) -> tuple[dt.datetime | None, str | None]:
     if len(data) > MAX_TIMESTAMP_BYTES:
         return None, f"{TIMESTAMP_FILE} is not a time stamp (over {MAX_TIMESTAMP_BYTES} bytes)"
     try:
-        return parse_timestamp(data.decode("utf-8-sig")), None
+        return parse_timestamp(data.decode("utf-8-sig"), timezone), None
     except (UnicodeDecodeError, ValueError) as exc:
         return None, f"{TIMESTAMP_FILE} is unreadable: {exc}"
 
@@ -187,7 +213,7 @@ def record_lateness(course: Course, unit: Unit, folders: list[StudentFolder], gr
         if folder.problem is not None:   # no folder to read (already "not graded", with the reason)
             late = Lateness(None, 0.0, 0.0)
         else:
-            submitted, problem = read_timestamp(folder.path)
+            submitted, problem = read_timestamp(folder.path, rule.timezone)
             score = grade.score if grade.status == "graded" else 0.0
             late = assess(submitted, problem, unit.deadline, rule, score, grade.max_score)
         gradebook.set_lateness(unit.id, folder.student, late.submitted_at, late.late_seconds, late.penalty,

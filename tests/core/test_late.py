@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,21 @@ def test_reads_every_timestamp_nbgrader_writes(text, expected):
 def test_unreadable_timestamps_say_why(text, why):
     with pytest.raises(ValueError, match=why):
         parse_timestamp(text)
+
+
+def test_abbreviations_of_the_exchange_timezone():
+    # nbgrader with Exchange.timezone = "Europe/Berlin" writes %Z: CEST in summer, CET in winter
+    berlin = "Europe/Berlin"
+    assert parse_timestamp("2026-07-14 23:30:00.000000 CEST", berlin) == dt.datetime(2026, 7, 14, 21, 30, tzinfo=UTC)
+    assert parse_timestamp("2026-12-02 00:26:31.018211 CET", berlin) == \
+        dt.datetime(2026, 12, 1, 23, 26, 31, 18211, tzinfo=UTC)
+    # 02:30 happens twice on 2026-10-25; the abbreviation says which
+    assert parse_timestamp("2026-10-25 02:30:00 CEST", berlin) == dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert parse_timestamp("2026-10-25 02:30:00 CET", berlin) == dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    with pytest.raises(ValueError, match="set \\[late\\] timezone"):
+        parse_timestamp("2026-07-14 23:30:00 CEST")
+    with pytest.raises(ValueError, match="neither a zone name nor what Europe/Berlin is called"):
+        parse_timestamp("2026-07-14 23:30:00 PDT", berlin)
 
 
 def test_reading_the_file(tmp_path):
@@ -85,12 +101,12 @@ def _course(tmp_path: Path, head: str, unit_extra: str = "", version: int = 2) -
 
 def test_course_toml_late_rules(tmp_path):
     course = load_course(_course(tmp_path, '[late]\ngrace = "15m"\npenalty = 0.1\nper = "day"\nmax_penalty = 0.3\n'
-                                 'not_accepted_after = "7d"\n',
+                                 'not_accepted_after = "7d"\ntimezone = "Europe/Berlin"\n',
                                  'deadline = 2026-10-14T23:59:00+01:00\nlate = { penalty = 0.2, per = "hour" }'))
     unit1, unit2 = course.unit("unit1"), course.unit("unit2")
     assert unit1.deadline == DEADLINE and unit2.deadline is None
-    assert course.late_rule(unit2) == RULE
-    assert course.late_rule(unit1) == LateRule(900, 0.2, "hour", 0.3, 7 * 86400)
+    assert course.late_rule(unit2) == replace(RULE, timezone="Europe/Berlin")
+    assert course.late_rule(unit1) == LateRule(900, 0.2, "hour", 0.3, 7 * 86400, "Europe/Berlin")
     assert load_course(ROOT).unit("unit1").deadline is None   # schema_version 1 files still load
     text_deadline = load_course(_course(tmp_path, "", 'deadline = "2026-10-14T23:59:00Z"'))
     assert text_deadline.unit("unit1").deadline == dt.datetime(2026, 10, 14, 23, 59, tzinfo=UTC)
@@ -105,6 +121,7 @@ def test_course_toml_late_rules(tmp_path):
     ('[late]\ngrace = "15 minutes"\n', "", 2, "is not a duration"),
     ("[late]\npenalty_per_day = 0.1\n", "", 2, "unknown key(s) in [late]: penalty_per_day"),
     ("", "late = { cap = 1 }", 2, "unknown key(s) in unit unit1 late: cap"),
+    ('[late]\ntimezone = "CEST"\n', "", 2, "is not a time zone name"),
 ])
 def test_course_toml_late_errors(tmp_path, head, unit_extra, version, message):
     with pytest.raises(ConfigError) as err:

@@ -53,3 +53,9 @@ def test_submit_and_collect_with_real_nbgrader(tmp_path):
     stamp = Exchange(coursedir=None)
     stamp.set_timestamp()
     assert parse_timestamp(stamp.timestamp).replace(tzinfo=None) == nbgrader_utils.parse_utc(stamp.timestamp)
+    # a local exchange timezone writes CET or CEST (not zone names): [late] timezone places them, all year
+    berlin = Exchange(coursedir=None, timezone="Europe/Berlin")
+    berlin.set_timestamp()
+    assert berlin.timestamp.rsplit(" ", 1)[1] in ("CET", "CEST")
+    now = dt.datetime.now(dt.timezone.utc)
+    assert now - dt.timedelta(seconds=5) <= parse_timestamp(berlin.timestamp, "Europe/Berlin") <= now
