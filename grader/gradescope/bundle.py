@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import shlex
 import tempfile
 import zipfile
 from pathlib import Path
@@ -111,7 +112,7 @@ def _torch_pin() -> str:
 
 def setup_script(wheel: str, packages: list[str]) -> str:
     """setup.sh: what Gradescope runs once, as root, to build the image (choose its Ubuntu 24.04 base image)."""
-    extra = " ".join(shlex_quote(p) for p in packages)
+    extra = " ".join(shlex.quote(p) for p in packages)
     return f"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image; made by `grader export-gradescope`.
 # Needs Python >= 3.11: choose the Ubuntu 24.04 base image in the assignment's autograder settings.
@@ -139,12 +140,5 @@ def run_script(unit: Unit) -> str:
 set -euo pipefail
 root="${{AUTOGRADER_ROOT:-/autograder}}"
 python="${{GRADER_PYTHON:-$root/venv/bin/python}}"
-exec "$python" -m grader.gradescope.run --root "$root" --course "$root/source/course" --unit {shlex_quote(unit.id)}
+exec "$python" -m grader.gradescope.run --root "$root" --course "$root/source/course" --unit {shlex.quote(unit.id)}
 """
-
-
-def shlex_quote(text: str) -> str:
-    """A shell word for text."""
-    import shlex
-
-    return shlex.quote(text)
