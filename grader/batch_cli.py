@@ -39,9 +39,15 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export", help="write a unit's grades from the gradebook")
     p.add_argument("unit")
-    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("--format", choices=["csv", "json", "canvas", "moodle", "gradescope-csv"], default="csv",
+                   help="csv/json: the gradebook's own; canvas, moodle, gradescope-csv: that system's grade import")
     p.add_argument("--gradebook", type=Path, metavar="FILE")
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--roster", type=Path, metavar="FILE",
+                   help="CSV mapping student_id to LMS ids and names (docs/interop-gradescope.md)")
+    p.add_argument("--assignment", metavar="NAME", help="the LMS column's name (default: 'unit1: <title>')")
+    p.add_argument("--moodle-id", choices=["email", "idnumber", "username"], default="idnumber",
+                   help="the column Moodle identifies users by (default: idnumber)")
     p.set_defaults(handler=export_command)
 
 
@@ -107,9 +113,16 @@ def export_command(args: argparse.Namespace, course: Course) -> int:
     from .gradebook.export import csv_text, full_json
 
     unit = course.unit(args.unit)
+    if (args.roster or args.assignment) and args.format in ("csv", "json"):
+        raise UsageError("--roster and --assignment are for --format canvas, moodle or gradescope-csv")
     with Gradebook(_gradebook_path(args, course), readonly=True) as gradebook:
         grades = gradebook.grades(unit.id)
-    text = csv_text(grades, unit) if args.format == "csv" else json.dumps(full_json(grades, unit), indent=2) + "\n"
+    if args.format in ("csv", "json"):
+        text = csv_text(grades, unit) if args.format == "csv" else json.dumps(full_json(grades, unit), indent=2) + "\n"
+    else:
+        from .gradebook.lms import lms_text
+
+        text = lms_text(args, grades, unit)
     if args.output:
         _write_atomic(args.output, text)
     else:
