@@ -123,14 +123,6 @@ def mistakes(grades: list[StoredGrade], unit: Unit,
     return rows
 
 
-def _duration(seconds: float) -> str:
-    minutes = int(round(seconds / 60))
-    if minutes < 60:
-        return f"{max(minutes, 1)} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} days {hours % 24} h"
-
-
 def attention(grades: list[StoredGrade], pairs: list[dict[str, Any]] | None = None,
               similar_from: float = 0.8) -> list[dict[str, str]]:
     """(student, kind, what) for everything a person should look at: not graded, grader errors, hung
@@ -147,12 +139,6 @@ def attention(grades: list[StoredGrade], pairs: list[dict[str, Any]] | None = No
             found.append({"student": student, "kind": "identical",
                           "what": f"handed in exactly the same files as {', '.join(others[:5])}"
                                   + (f" and {len(others) - 5} more" if len(others) > 5 else "")})
-    for g in grades:
-        if g.late_seconds > 0:
-            what = f"handed in {_duration(g.late_seconds)} late"
-            what += f" ({g.submitted_at})" if g.submitted_at else ""
-            what += f"; the late rule took {g.penalty:g} points" if g.penalty else ""
-            found.append({"student": g.student, "kind": "late", "what": what})
     for pair in [p for p in pairs or [] if p["score"] >= similar_from]:
         found.append({"student": str(pair["a"]), "kind": "similar",
                       "what": f"similar to {pair['b']} (score {float(pair['score']):.2f}): a reason to look, "
