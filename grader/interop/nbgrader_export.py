@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..config import Course, Unit
 from ..errors import UsageError
+from ..notebook.nbio import write as write_notebook
 from .solutions import fill_stubs, load_references, notebook_bindings
 
 SCHEMA_VERSION = 3   # of nbgrader's cell metadata
@@ -60,10 +61,9 @@ def _prepare(out: Path, force: bool) -> None:
 
 def source_notebook(course: Course, unit: Unit, starter: Path):  # noqa: ANN201  (an nbformat NotebookNode)
     """The nbgrader source version of one starter notebook."""
-    import nbformat
+    from ..notebook.nbio import read
 
-    nb = nbformat.read(starter, as_version=4)       # upgrades an nbformat 3 starter
-    nbformat.validator.normalize(nb)                 # adds cell ids where a 4.4 notebook has none
+    nb = read(starter)     # an nbformat 3 starter upgraded, cell ids added where a 4.4 one has none
     references = load_references(course.root / "solutions" / unit.id)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     known = notebook_bindings(code)
@@ -133,15 +133,6 @@ def _metadata(grade_id: str, *, solution: bool = False, grade: bool = False, poi
     if grade:
         data["points"] = points
     return data
-
-
-def write_notebook(nb, path: Path) -> None:  # noqa: ANN001
-    """Validate and write a notebook with nbformat (raises nbformat's ValidationError on a bad one)."""
-    import nbformat
-
-    nbformat.validate(nb)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(nbformat.writes(nb), encoding="utf-8")
 
 
 def config_text(course: Course, units: list[str]) -> str:
