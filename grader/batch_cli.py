@@ -64,6 +64,10 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
         raise UsageError("--workers must be 0 (all cores) or more")
     if args.all and not args.csv:
         raise UsageError("--all says which students --csv lists; give --csv FILE too")
+    if args.nbgrader_db:
+        from .interop.nbgrader_db import check_db
+
+        check_db(args.nbgrader_db, unit)   # before grading: a wrong path is said at once
     options = BatchOptions(workers=args.workers, force=args.force, student=args.student, exam=args.exam,
                            launcher=args.launcher, device=args.device, public=args.public)
     progress: list[Progress] = []

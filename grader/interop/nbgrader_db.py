@@ -9,6 +9,8 @@ submission, so formgrader, manual grading (a manual score still overrides it),
 """
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,21 +29,51 @@ class DbReport:
     notes: list[str] = field(default_factory=list)
 
 
-def write_scores(db: Path, unit: Unit, grades: list, submissions: Path) -> DbReport:  # noqa: ANN001
-    """Write each graded student's exercise scores into nbgrader's gradebook at `db` (the assignment is the unit)."""
+def check_db(db: Path, unit: Unit) -> None:
+    """A usage error unless nbgrader is installed and `db` is its gradebook holding the unit's assignment."""
+    with _open(db) as gb:
+        _assignment(gb, db, unit)
+
+
+def _open(db: Path):  # noqa: ANN202
     try:
-        from nbgrader.api import Gradebook, MissingEntry
+        from nbgrader.api import Gradebook
     except ImportError:
         raise UsageError("--nbgrader-db needs nbgrader", 'pip install "dl-grader[nbgrader]"') from None
     if not db.is_file():
         raise UsageError(f"{db} does not exist", "give nbgrader's gradebook.db (in the nbgrader course folder)")
+    _alembic_on_path()
+    try:
+        return Gradebook(f"sqlite:///{db.resolve()}")
+    except Exception as exc:  # noqa: BLE001  (sqlalchemy's or alembic's error for a file that is no gradebook)
+        raise UsageError(f"{db} is not an nbgrader gradebook: {type(exc).__name__}",
+                         "give nbgrader's gradebook.db (in the nbgrader course folder)") from None
+
+
+def _alembic_on_path() -> None:
+    """nbgrader's Gradebook runs the `alembic` command: find it beside this interpreter (an unactivated venv)."""
+    here = os.path.dirname(sys.executable)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+
+
+def _assignment(gb, db: Path, unit: Unit):  # noqa: ANN001, ANN202
+    from nbgrader.api import MissingEntry
+
+    try:
+        return gb.find_assignment(unit.id)
+    except MissingEntry:
+        raise UsageError(f"nbgrader's gradebook {db} has no assignment '{unit.id}'",
+                         f"run `nbgrader generate_assignment {unit.id}` in the nbgrader course first") from None
+
+
+def write_scores(db: Path, unit: Unit, grades: list, submissions: Path) -> DbReport:  # noqa: ANN001
+    """Write each graded student's exercise scores into nbgrader's gradebook at `db` (the assignment is the unit)."""
+    from nbgrader.api import MissingEntry
+
     report = DbReport()
-    with Gradebook(f"sqlite:///{db.resolve()}") as gb:
-        try:
-            assignment = gb.find_assignment(unit.id)
-        except MissingEntry:
-            raise UsageError(f"nbgrader's gradebook {db} has no assignment '{unit.id}'",
-                             f"run `nbgrader generate_assignment {unit.id}` in the nbgrader course first") from None
+    with _open(db) as gb:
+        assignment = _assignment(gb, db, unit)
         cells = {cell.name[len(TEST_PREFIX):]: (nb.name, cell.name, cell.max_score)
                  for nb in assignment.notebooks for cell in nb.grade_cells if cell.name.startswith(TEST_PREFIX)}
         missing = [e.name for e in unit.exercises if e.name not in cells]

@@ -172,3 +172,38 @@ def test_round_trip_through_real_nbgrader(tmp_path: Path) -> None:
     nbgrader(nb_course, "generate_feedback", UNIT)
     page = (nb_course / "feedback" / "s04_cheater" / UNIT / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
     assert f"Score: 0.0 / {float(sum(points.values()))}" in page or "Score: 0 /" in page, page[:3000]
+
+
+def test_bad_input_is_a_usage_error_and_grades_nothing(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from grader.cli import main
+
+    def grader(course: Path, *args: str) -> subprocess.CompletedProcess:   # in this process: no start-up to wait for
+        code = main(["--course", str(course), *args])
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+
+    course = make_course(tmp_path / "course")
+    (course / "exercises").symlink_to(ROOT / "exercises")
+    submitted = tmp_path / "submitted"
+    (submitted / "s1" / UNIT).mkdir(parents=True)
+    from grader.interop.nbgrader_db import _alembic_on_path
+    from nbgrader.api import Gradebook
+
+    _alembic_on_path()
+    Gradebook(f"sqlite:///{tmp_path / 'empty.db'}").close()
+    (tmp_path / "junk.db").write_text("not a database")
+    for db, message in ((tmp_path / "none.db", "none.db does not exist"),
+                        (tmp_path / "empty.db", "has no assignment 'unit1'"),
+                        (tmp_path / "junk.db", "junk.db is not an nbgrader gradebook")):
+        proc = grader(course, "grade", UNIT, "--submissions", str(submitted), "--nbgrader-db", str(db))
+        assert proc.returncode == 2 and message in proc.stderr and "hint:" in proc.stderr, proc.stderr
+    assert not (course / "gradebook.db").exists()   # said before grading anyone
+
+    out = tmp_path / "out"
+    (out / "keep.txt").parent.mkdir()
+    (out / "keep.txt").write_text("mine")
+    proc = grader(course, "export-nbgrader", str(out), "--force")
+    assert proc.returncode == 2 and "is not empty" in proc.stderr   # --force only rewrites an earlier export
+    assert (out / "keep.txt").read_text() == "mine"
+    proc = grader(course, "export-nbgrader", str(tmp_path / "nb"), "--units", "unit9")
+    assert proc.returncode == 2 and "unit9" in proc.stderr
