@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,24 @@ def _open(db: Path):  # noqa: ANN202
                          "give nbgrader's gradebook.db (in the nbgrader course folder)") from None
 
 
+def _timestamp(folder: Path) -> dict:
+    """nbgrader's submission time from its timestamp.txt (written by `nbgrader collect`), when it is readable."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return {"timestamp": parse_utc((folder / "timestamp.txt").read_text(encoding="utf-8").strip())}
+    except (OSError, ValueError, UnicodeDecodeError, OverflowError):
+        return {}
+
+
+def _sa_warning() -> type[Warning]:
+    try:
+        from sqlalchemy.exc import SAWarning
+    except ImportError:
+        return UserWarning
+    return SAWarning
+
+
 def _alembic_on_path() -> None:
     """nbgrader's Gradebook runs the `alembic` command: find it beside this interpreter (an unactivated venv)."""
     here = os.path.dirname(sys.executable)
@@ -72,7 +91,8 @@ def write_scores(db: Path, unit: Unit, grades: list, submissions: Path) -> DbRep
     from nbgrader.api import MissingEntry
 
     report = DbReport()
-    with _open(db) as gb:
+    with _open(db) as gb, warnings.catch_warnings():
+        warnings.simplefilter("ignore", _sa_warning())   # nbgrader 0.9's own, under SQLAlchemy 2.1
         assignment = _assignment(gb, db, unit)
         cells = {cell.name[len(TEST_PREFIX):]: (nb.name, cell.name, cell.max_score)
                  for nb in assignment.notebooks for cell in nb.grade_cells if cell.name.startswith(TEST_PREFIX)}
@@ -86,7 +106,7 @@ def write_scores(db: Path, unit: Unit, grades: list, submissions: Path) -> DbRep
             try:
                 gb.find_submission(unit.id, grade.student)
             except MissingEntry:       # collected but not autograded by nbgrader: add the submission
-                gb.add_submission(unit.id, grade.student)
+                gb.add_submission(unit.id, grade.student, **_timestamp(submissions / grade.student / unit.id))
             for name, exercise in grade.exercises.items():
                 if name not in cells:
                     continue

@@ -145,6 +145,12 @@ def test_round_trip_through_real_nbgrader(tmp_path: Path) -> None:
                     for s in students}
 
     autograded = nbgrader_scores()
+    # collected after autograde ran: `--nbgrader-db` adds the submission to nbgrader's gradebook itself
+    late = nb_course / "submitted" / "s05_not_autograded" / UNIT
+    late.mkdir(parents=True)
+    (late / f"{NOTEBOOK}.ipynb").write_text(students["s01_reference"], encoding="utf-8")
+    (late / "timestamp.txt").write_text("2026-12-01 08:30:00.000000 UTC", encoding="utf-8")
+    students["s05_not_autograded"] = students["s01_reference"]
     proc = grader(course, "grade", UNIT, "--submissions", str(nb_course / "submitted"), "--json",
                   "--nbgrader-db", str(nb_course / "gradebook.db"))
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -163,12 +169,14 @@ def test_round_trip_through_real_nbgrader(tmp_path: Path) -> None:
     # the cheater fooled nbgrader's kernel, not the sandbox; the trusted scores replaced nbgrader's
     assert autograded["s04_cheater"] == points
     assert sum(ours["s04_cheater"].values()) == 0
+    assert ours["s05_not_autograded"] == points
     assert nbgrader_scores() == ours
 
     nbgrader(nb_course, "export", "--to", str(tmp_path / "grades.csv"))
     with open(tmp_path / "grades.csv", newline="") as f:
-        exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
-    assert exported == {s: sum(ours[s].values()) for s in students}
+        rows = list(csv.DictReader(f))
+    assert {row["student_id"]: float(row["raw_score"]) for row in rows} == {s: sum(ours[s].values()) for s in students}
+    assert [row["timestamp"] for row in rows if row["student_id"] == "s05_not_autograded"] == ["2026-12-01 08:30:00"]
     nbgrader(nb_course, "generate_feedback", UNIT)
     page = (nb_course / "feedback" / "s04_cheater" / UNIT / f"{NOTEBOOK}.html").read_text(encoding="utf-8")
     assert f"Score: 0.0 / {float(sum(points.values()))}" in page or "Score: 0 /" in page, page[:3000]
