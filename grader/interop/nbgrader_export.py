@@ -79,7 +79,7 @@ def source_notebook(course: Course, unit: Unit, starter: Path):  # noqa: ANN201 
             unknown = [n for n in names if n not in points]
             if unknown:
                 raise UsageError(f"{starter.name} checks {unknown[0]!r}, which is no exercise of {unit.id}")
-            cell.source = test_cell(names)
+            cell.source = autograder_cell(names)
             cell.metadata["nbgrader"] = _metadata(f"test_{'_'.join(names)}", grade=True, points=sum(
                 points[n] for n in names))
             graded.extend(names)
@@ -114,7 +114,7 @@ def checked_exercises(source: str) -> list[str]:
     return names
 
 
-def test_cell(names: list[str]) -> str:
+def autograder_cell(names: list[str]) -> str:
     """An autograder-tests cell: public checks shown, hidden checks that decide the score, the score last."""
     args = ", ".join(repr(n).replace("'", '"') for n in names)
     return "\n".join([

@@ -51,6 +51,12 @@ def fill_stubs(source: str, references: dict[str, Reference], known: set[str]) -
     edits: list[tuple[int, int, list[str]]] = []   # (first line, last line, new lines), 1-based
     filled: list[str] = []
     for node in tree.body:
+        whole = _whole_class(node, references)
+        if whole is not None:   # the starter gives methods the reference writes otherwise: the reference class
+            block = [BEGIN, *_definition_text(whole, references, known), END]
+            edits.append((node.end_lineno + 1, node.end_lineno, block))   # inserted after the class
+            filled.append(node.name)
+            continue
         for qualname, stub in _stubs(node):
             ref = _find(references, qualname)
             if ref is None:
@@ -65,6 +71,34 @@ def fill_stubs(source: str, references: dict[str, Reference], known: set[str]) -
     for start, end, block in sorted(edits, reverse=True):
         lines[start - 1:end] = block
     return "\n".join(lines), filled
+
+
+def _whole_class(node: ast.stmt, references: dict[str, Reference]) -> ast.ClassDef | None:
+    """The reference class, when the starter's class with stubs cannot be filled method by method:
+    the reference has methods the starter lacks, or a method the starter gives differs from it."""
+    if not isinstance(node, ast.ClassDef) or not _stubs(node):
+        return None
+    ref = references.get(node.name)
+    if ref is None or not isinstance(ref.node, ast.ClassDef):
+        return None
+    given = {i.name: i for i in node.body if isinstance(i, ast.FunctionDef)}
+    wanted = {i.name: i for i in ref.node.body if isinstance(i, ast.FunctionDef)}
+    differs = any(name in wanted and not _is_stub(fn) and _code(fn) != _code(wanted[name]) for name, fn in given.items())
+    return ref.node if set(wanted) - set(given) or differs else None
+
+
+def _code(fn: ast.FunctionDef) -> str:
+    body = fn.body[1:] if _docstring(fn) else fn.body
+    return ast.dump(ast.Module(body=body, type_ignores=[])) + ast.dump(fn.args)
+
+
+def _definition_text(node: ast.ClassDef, references: dict[str, Reference], known: set[str]) -> list[str]:
+    """A whole reference definition with the module-level helpers it reads, as lines."""
+    ref = references[node.name]
+    lines: list[str] = []
+    for helper in _helpers(node, references, known | {node.name}):   # type: ignore[arg-type]
+        lines.extend(references[_bound(helper)[0]].lines[_first_line(helper) - 1:helper.end_lineno])
+    return lines + ref.lines[_first_line(node) - 1:node.end_lineno]
 
 
 def _stubs(node: ast.stmt) -> list[tuple[str, ast.FunctionDef]]:
