@@ -115,14 +115,16 @@ def checked_exercises(source: str) -> list[str]:
 
 
 def autograder_cell(names: list[str]) -> str:
-    """An autograder-tests cell: public checks shown, hidden checks that decide the score, the score last."""
+    """An autograder-tests cell: the hidden checks decide the score where they are (autograde), else the public
+    ones run (the released notebook); the score is the last line."""
     args = ", ".join(repr(n).replace("'", '"') for n in names)
     return "\n".join([
         "from grader import check",
-        f"report = check({args})  # the public checks, as while you work",
+        "report = None",
         BEGIN_HIDDEN,
         f"report = check({args}, hidden=True)  # the hidden checks of `grader grade`: they decide the score",
         END_HIDDEN,
+        f"report = report or check({args})  # the public checks, as while you work",
         "report.points() if report else 0.0  # the points earned: nbgrader reads this number as the score",
     ])
 
