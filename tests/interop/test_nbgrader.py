@@ -13,6 +13,7 @@ import builtins
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,6 +118,12 @@ def test_round_trip_through_real_nbgrader(tmp_path: Path) -> None:
                    "torch.linalg.solve(Xc.T"):
         assert secret not in text, secret
     assert 'check(\\"softmax\\")' in text and "YOUR CODE HERE" in text
+    released = "\n".join(c.source for c in nbformat.read(release, as_version=4).cells)
+    solution_lines = [line.strip() for c in nbformat.read(source, as_version=4).cells
+                      if c.metadata.get("nbgrader", {}).get("solution")
+                      for region in re.findall(r"### BEGIN SOLUTION(.*?)### END SOLUTION", c.source, re.S)
+                      for line in region.splitlines() if len(line.strip()) >= 20]
+    assert len(solution_lines) >= 30 and not [line for line in solution_lines if line in released]
 
     from grader.config import load_course
 
