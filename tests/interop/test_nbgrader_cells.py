@@ -94,3 +94,14 @@ def test_points_is_the_score_of_the_checked_exercises() -> None:
     result.exercises["softmax"] = ExerciseResult("softmax", 2.0, [CheckResult("a", True, ""), CheckResult("b", False, ""),
                                                                   CheckResult("c", True, ""), CheckResult("d", True, "")])
     assert inline.CheckReport(result).points() == 1.5
+
+
+def test_a_kernel_check_drops_earlier_test_cells_without_naming_them() -> None:
+    from grader.notebook.needed import select_cells
+
+    released = autograder_cell(["softmax"]).replace("### BEGIN HIDDEN TESTS\n", "").replace(
+        '### END HIDDEN TESTS\n', "").replace('report = check("softmax", hidden=True)', "")
+    cells = ["import torch", "def softmax(z, dim=-1):\n    return torch.softmax(z, dim)", released,
+             autograder_cell(["softmax"]), "print(softmax(torch.zeros(2)))"]
+    selection = select_cells(cells, {"softmax"})
+    assert selection.kept == [0, 1] and selection.checks == [2, 3] and selection.skipped == [4]
