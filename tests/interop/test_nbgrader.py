@@ -212,6 +212,9 @@ def test_bad_input_is_a_usage_error_and_grades_nothing(tmp_path: Path, capsys: p
                         (tmp_path / "junk.db", "junk.db is not an nbgrader gradebook")):
         proc = grader(course, "grade", UNIT, "--submissions", str(submitted), "--nbgrader-db", str(db))
         assert proc.returncode == 2 and message in proc.stderr and "hint:" in proc.stderr, proc.stderr
+    proc = grader(course, "grade", UNIT, "--submissions", str(submitted), "--public", "--nbgrader-db",
+                  str(tmp_path / "empty.db"))
+    assert proc.returncode == 2 and "--public" in proc.stderr
     assert not (course / "gradebook.db").exists()   # said before grading anyone
 
     out = tmp_path / "out"
