@@ -70,7 +70,6 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
         if args.public:
             raise UsageError("--nbgrader-db writes grades, and --public grades on the public checks (trials only)",
                              "leave out --public to write the hidden checks' scores into nbgrader")
-
         check_db(args.nbgrader_db, unit)   # before grading: a wrong path is said at once
     options = BatchOptions(workers=args.workers, force=args.force, student=args.student, exam=args.exam,
                            launcher=args.launcher, device=args.device, public=args.public)

@@ -98,7 +98,7 @@ class WarmChecker:
             try:
                 session.start()               # a cold worker imports torch while the plan is made
                 plan = self._plan(course, unit, device, only, secret)
-                if names is not EVERY_CELL and not entry_names(plan) <= names:   # the text of the checks named fewer: select again
+                if names is not EVERY_CELL and not entry_names(plan) <= names:   # the checks' text named fewer
                     session.close()
                     selection, submission = _select(cells, entry_names(plan))
                     session = _session(course, launcher, submission)
