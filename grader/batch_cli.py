@@ -23,6 +23,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="also write a CSV of this run's students (one row each); with --all, every student of the unit")
     p.add_argument("--all", action="store_true", help="--csv lists every student of the unit in the gradebook")
     p.add_argument("--feedback", type=Path, metavar="DIR", help="write DIR/<student>/<unit>.html feedback pages")
+    p.add_argument("--nbgrader-db", type=Path, metavar="PATH",
+                   help="also write these trusted scores into nbgrader's gradebook.db (docs/interop.md)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel slots (default: all cores)")
     p.add_argument("--force", action="store_true", help="re-grade unchanged submissions too")
     p.add_argument("--public", action="store_true",
@@ -68,6 +70,13 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
         raise UsageError("--workers must be 0 (all cores) or more")
     if args.all and not args.csv:
         raise UsageError("--all says which students --csv lists; give --csv FILE too")
+    if args.nbgrader_db:
+        from .interop.nbgrader_db import check_db
+
+        if args.public:
+            raise UsageError("--nbgrader-db writes grades, and --public grades on the public checks (trials only)",
+                             "leave out --public to write the hidden checks' scores into nbgrader")
+        check_db(args.nbgrader_db, unit)   # before grading: a wrong path is said at once
     options = BatchOptions(workers=args.workers, force=args.force, student=args.student, exam=args.exam,
                            launcher=args.launcher, device=args.device, public=args.public)
     progress: list[Progress] = []
@@ -98,6 +107,13 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
             _write_atomic(args.csv, csv_text(gradebook.grades(unit.id) if args.all else grades, unit))
         if args.feedback:
             _write_feedback(args.feedback, grades, unit, course)
+        if args.nbgrader_db:
+            from .interop.nbgrader_db import write_scores
+
+            written = write_scores(args.nbgrader_db, unit, grades, args.submissions)
+            for note in [f"wrote {written.scores} scores of {written.students} students into {args.nbgrader_db}",
+                         *written.notes]:
+                print(f"grader: {note}", file=sys.stderr, flush=True)
     summary = render_summary(summarize(report, grades, unit))
     if args.json:
         sys.stderr.write(summary)
