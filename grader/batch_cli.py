@@ -46,7 +46,7 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gradebook", type=Path, metavar="FILE")
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
     p.add_argument("--roster", type=Path, metavar="FILE",
-                   help="CSV mapping student_id to LMS ids and names (docs/interop-gradescope.md)")
+                   help="CSV mapping student_id to LMS ids and names (docs/interop.md)")
     p.add_argument("--assignment", metavar="NAME", help="the LMS column's name (default: 'unit1: <title>')")
     p.add_argument("--moodle-id", choices=["email", "idnumber", "username"], default="idnumber",
                    help="the column Moodle identifies users by (default: idnumber)")

@@ -202,7 +202,7 @@ def _late_keys(raw: object, where: str, path: Path) -> dict:
     extra = sorted(set(raw) - set(allowed))
     if extra:
         raise ConfigError(f"{path}: unknown key(s) in {where}: {', '.join(extra)}",
-                          f"a late rule takes {', '.join(allowed)} (docs/interop-gradescope.md, \"Late work\")")
+                          f"a late rule takes {', '.join(allowed)} (docs/interop.md, \"Deadlines and the late rule\")")
     keys: dict = {}
     try:
         for key in ("grace", "not_accepted_after"):

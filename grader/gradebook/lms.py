@@ -6,7 +6,7 @@ counts, less the late penalty). A student whose grading failed on the grader's s
 empty cell, never a zero. Ids come from the roster (`read_roster`); a graded student
 missing from it keeps a row with what the grader knows (its student id) and is reported.
 
-Formats (docs/interop-gradescope.md cites the import documentation each follows):
+Formats (docs/interop.md cites the import documentation each follows):
 * canvas: "Student", "ID", "SIS User ID", "SIS Login ID", "Section", then one assignment
   column, and the "Points Possible" row under the header, as Canvas's own export has it.
 * moodle: one identifier column, "Email address", "ID number" or "Username" (Moodle's
