@@ -24,10 +24,11 @@ def resolve_device(device: str) -> str:
 
 def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None = None,
                exercises: list[str] | None = None, device: str = "auto", student: str | None = None,
-               quiz: bool = True, submission: Submission | None = None) -> UnitResult:
+               quiz: bool = True, submission: Submission | None = None, secret: str | None = None) -> UnitResult:
     """Check a student's work for a unit (default folder: exercises/<unit>/).
 
     `submission`: cells already collected (a notebook kernel's input history) instead of reading `path`.
+    `secret`: the course secret, to run the hidden checks of `grader grade` instead of the public ones.
     """
     from .checking import check_submission
     from .runner.session import WorkerFailure
@@ -47,7 +48,13 @@ def check_unit(unit_id: str, *, path: Path | None = None, course: Course | None 
             settle_copies(submission, starter_code(starters), own)
     launcher = check_launcher(course, device)
     try:
-        result = check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises)
+        plan = None
+        if secret is not None:
+            from .checking import plan_unit
+
+            plan = plan_unit(course, unit, device=device, only=exercises, secret=secret)
+        result = check_submission(course, unit, submission, launcher=launcher, device=device, only=exercises,
+                                  plan=plan)
     except WorkerFailure as exc:
         raise worker_failure(exc) from exc
     finally:

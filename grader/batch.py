@@ -25,6 +25,7 @@ from .checking import UnitPlan, check_submission, plan_unit
 from .config import Course, Unit
 from .errors import GraderFailure, UsageError
 from .gradebook import Gradebook
+from .late import TIMESTAMP_FILE, record_lateness
 from .notebook.collect import Submission, collect, origin_file, settle_copies, starter_code, walk
 from .report.safe import capped, clip, one_line
 from .results import ExerciseResult, UnitResult
@@ -88,6 +89,8 @@ def content_hash(folder: Path) -> tuple[str, dict[str, str]]:
         return "sha256:" + digest.hexdigest(), files
     listing = walk(folder)
     for entry in listing.entries:
+        if entry.rel == TIMESTAMP_FILE:   # when it was handed in, not what: grader.late re-reads it every run
+            continue
         rel = os.fsencode(entry.rel)
         try:
             if entry.kind == "link":
@@ -325,6 +328,7 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
         on_start(choice.report, len(jobs))
     _grade_quizzes(course, unit, folders, gradebook)
     if not jobs:
+        record_lateness(course, unit, folders, gradebook)
         report.seconds = time.monotonic() - started
         return report
     run_id = gradebook.begin_run(unit.id, choice.report, {
@@ -343,6 +347,7 @@ def grade_batch(course: Course, unit: Unit, submissions: Path, gradebook: Gradeb
         report.seconds = time.monotonic() - started
         gradebook.finish_run(run_id, {s: report.count(s) for s in ("graded", "ungradable", "grader_error",
                                                                    "skipped")} | {"aborted": report.aborted})
+    record_lateness(course, unit, folders, gradebook)   # timestamp.txt and course.toml's [late]: grader/late.py
     return report
 
 

@@ -23,6 +23,8 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
                    help="also write a CSV of this run's students (one row each); with --all, every student of the unit")
     p.add_argument("--all", action="store_true", help="--csv lists every student of the unit in the gradebook")
     p.add_argument("--feedback", type=Path, metavar="DIR", help="write DIR/<student>/<unit>.html feedback pages")
+    p.add_argument("--nbgrader-db", type=Path, metavar="PATH",
+                   help="also write these trusted scores into nbgrader's gradebook.db (docs/interop.md)")
     p.add_argument("--workers", type=int, default=0, metavar="N", help="parallel slots (default: all cores)")
     p.add_argument("--force", action="store_true", help="re-grade unchanged submissions too")
     p.add_argument("--public", action="store_true",
@@ -42,9 +44,15 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export", help="write a unit's grades from the gradebook")
     p.add_argument("unit")
-    p.add_argument("--format", choices=["csv", "json"], default="csv")
+    p.add_argument("--format", choices=["csv", "json", "canvas", "moodle", "gradescope-csv"], default="csv",
+                   help="csv/json: the gradebook's own; canvas, moodle, gradescope-csv: that system's grade import")
     p.add_argument("--gradebook", type=Path, metavar="FILE")
     p.add_argument("--output", "-o", type=Path, metavar="FILE", help="write here instead of standard output")
+    p.add_argument("--roster", type=Path, metavar="FILE",
+                   help="CSV mapping student_id to LMS ids and names (docs/interop.md)")
+    p.add_argument("--assignment", metavar="NAME", help="the LMS column's name (default: 'unit1: <title>')")
+    p.add_argument("--moodle-id", choices=["email", "idnumber", "username"], default="idnumber",
+                   help="the column Moodle identifies users by (default: idnumber)")
     p.set_defaults(handler=export_command)
 
 
@@ -65,6 +73,13 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
         raise UsageError("--workers must be 0 (all cores) or more")
     if args.all and not args.csv:
         raise UsageError("--all says which students --csv lists; give --csv FILE too")
+    if args.nbgrader_db:
+        from .interop.nbgrader_db import check_db
+
+        if args.public:
+            raise UsageError("--nbgrader-db writes grades, and --public grades on the public checks (trials only)",
+                             "leave out --public to write the hidden checks' scores into nbgrader")
+        check_db(args.nbgrader_db, unit)   # before grading: a wrong path is said at once
     options = BatchOptions(workers=args.workers, force=args.force, student=args.student, exam=args.exam,
                            launcher=args.launcher, device=args.device, public=args.public,
                            cluster=args.cluster)
@@ -96,6 +111,13 @@ def grade_command(args: argparse.Namespace, course: Course) -> int:
             _write_atomic(args.csv, csv_text(gradebook.grades(unit.id) if args.all else grades, unit))
         if args.feedback:
             _write_feedback(args.feedback, grades, unit, course)
+        if args.nbgrader_db:
+            from .interop.nbgrader_db import write_scores
+
+            written = write_scores(args.nbgrader_db, unit, grades, args.submissions)
+            for note in [f"wrote {written.scores} scores of {written.students} students into {args.nbgrader_db}",
+                         *written.notes]:
+                print(f"grader: {note}", file=sys.stderr, flush=True)
     summary = render_summary(summarize(report, grades, unit))
     if args.json:
         sys.stderr.write(summary)
@@ -111,9 +133,16 @@ def export_command(args: argparse.Namespace, course: Course) -> int:
     from .gradebook.export import csv_text, full_json
 
     unit = course.unit(args.unit)
+    if (args.roster or args.assignment) and args.format in ("csv", "json"):
+        raise UsageError("--roster and --assignment are for --format canvas, moodle or gradescope-csv")
     with Gradebook(_gradebook_path(args, course), readonly=True) as gradebook:
         grades = gradebook.grades(unit.id)
-    text = csv_text(grades, unit) if args.format == "csv" else json.dumps(full_json(grades, unit), indent=2) + "\n"
+    if args.format in ("csv", "json"):
+        text = csv_text(grades, unit) if args.format == "csv" else json.dumps(full_json(grades, unit), indent=2) + "\n"
+    else:
+        from .gradebook.lms import lms_text
+
+        text = lms_text(args, grades, unit)
     if args.output:
         _write_atomic(args.output, text)
     else:

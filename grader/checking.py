@@ -346,7 +346,8 @@ def _verdict(course: Course, spec: UnitSpec, planned: PlannedCase, session: Any,
         extra = f"; {exercise.forbidden_hint}" if exercise.forbidden_hint else ""
         return fail(f"uses {used}, which this exercise does not allow{extra}", stage="shortcut")
     if run.error is not None:
-        check = fail(_error_message(run.error), stage=str(run.error.get("kind") or "raised"))
+        kind = run.error.get("kind")   # the worker names it: only the session's own kinds become a stage
+        check = fail(_error_message(run.error), stage={"timeout": "timeout", "crashed": "crashed", "not_run": "not run"}.get(kind, "raised"))
         check.stalled = run.error.get("kind") in ("timeout", "crashed")
         return check
     actual = run.output

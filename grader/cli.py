@@ -14,7 +14,8 @@ from .quiz.errors import QuizError
 from .report.safe import one_line, printable
 
 
-INSTRUCTOR_ONLY = {"grade", "export", "release"}   # commands a student release refuses (exit 2)
+INSTRUCTOR_ONLY = {"grade", "export", "release", "report", "similarity", "export-gradescope",
+                   "export-nbgrader"}   # commands a student release refuses (exit 2)
 
 
 class Parser(argparse.ArgumentParser):
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional(sub: argparse._SubParsersAction) -> None:
     """Subcommands from parts that may be absent in a trimmed install."""
-    for module in ("grader.batch_cli", "grader.quiz.cli", "grader.release.cli"):
+    for module in ("grader.batch_cli", "grader.quiz.cli", "grader.release.cli", "grader.insight.cli",
+                   "grader.similarity.cli", "grader.gradescope.cli", "grader.interop.cli"):
         try:
             mod = __import__(module, fromlist=["add_subcommands"])
         except ImportError:

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import os
 import tomllib
+import datetime as _dt
 from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 
 from .errors import ConfigError, unknown
+from .late import PERIODS, LateRule, parse_deadline, parse_duration
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2 adds a unit's `deadline` and the [late] rule; version 1 files still load
+READS_VERSIONS = (1, 2)
 COURSE_FILE = "course.toml"
 RELEASE_FILE = "release.json"   # beside course.toml in a student release (grader/release/)
 
@@ -61,6 +65,10 @@ class Unit:
     title: str
     exercises: tuple[ExerciseConfig, ...]
     quiz: QuizConfig | None = None
+    # when work is due and the unit's overrides of [late]; kept out of repr, so the batch's spec hash
+    # (which has the unit's repr) does not change with them: a new deadline re-prices lateness, not grades
+    deadline: _dt.datetime | None = field(default=None, repr=False, compare=False)
+    late: dict = field(default_factory=dict, repr=False, compare=False)
 
     def exercise(self, name: str) -> ExerciseConfig:
         """Return the named exercise or raise a helpful UsageError."""
@@ -83,6 +91,11 @@ class Course:
     release: dict | None = None   # the parsed release.json of a student release; None in the instructor course
     grading: Grading = Grading()   # [grading]: where the secret of the hidden checks is (grader.secret)
     device_tolerances: dict[str, dict[str, Tolerance]] = field(default_factory=dict)  # [tolerances.cuda]
+    late: LateRule = LateRule()    # [late]: the penalty for work handed in after a unit's deadline (grader.late)
+
+    def late_rule(self, unit: Unit) -> LateRule:
+        """The course's [late] rule with the unit's own `late = {...}` keys over it."""
+        return replace(self.late, **unit.late) if unit.late else self.late
 
     def unit(self, unit_id: str) -> Unit:
         """Return the unit with this id or raise a helpful UsageError."""
@@ -143,13 +156,14 @@ def load_course(root: Path | None = None) -> Course:
 
 def _parse(root: Path, data: dict, path: Path) -> Course:
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READS_VERSIONS:
         raise ConfigError(
-            f"{path}: schema_version is {version!r}; this grader reads version {SCHEMA_VERSION}",
+            f"{path}: schema_version is {version!r}; this grader reads versions "
+            f"{', '.join(map(str, READS_VERSIONS))}",
             "upgrade the grader or fix schema_version",
         )
     course = _table(data, "course", path)
-    units = tuple(_unit(u, path) for u in _list(data, "units", path))
+    units = tuple(_unit(u, path, version) for u in _list(data, "units", path))
     ids = [u.id for u in units]
     if len(set(ids)) != len(ids):
         raise ConfigError(f"{path}: unit ids are not unique: {ids}")
@@ -184,7 +198,47 @@ def _parse(root: Path, data: dict, path: Path) -> Course:
         limits=limits,
         version=str(course.get("version", "")),
         grading=_grading(data.get("grading", {}), path),
+        late=LateRule(**_late_keys(data["late"], "[late]", path)) if "late" in data else LateRule(),
     )
+
+
+def _late_keys(raw: object, where: str, path: Path) -> dict:
+    """The keys of a late rule, validated: durations in seconds, fractions in 0..1, per = hour | day."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: {where} must be a table")
+    allowed = ("grace", "penalty", "per", "max_penalty", "not_accepted_after", "timezone")
+    extra = sorted(set(raw) - set(allowed))
+    if extra:
+        raise ConfigError(f"{path}: unknown key(s) in {where}: {', '.join(extra)}",
+                          f"a late rule takes {', '.join(allowed)} (docs/interop.md, \"Deadlines and the late rule\")")
+    keys: dict = {}
+    try:
+        for key in ("grace", "not_accepted_after"):
+            if key in raw:
+                keys[key] = parse_duration(raw[key], f"{where} {key}")
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}", "durations are seconds or text such as \"15m\", \"2h\", \"7d\"") from None
+    for key in ("penalty", "max_penalty"):
+        if key in raw:
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ConfigError(f"{path}: {where} {key} = {value!r} must be a fraction of the points, 0 to 1",
+                                  "penalty = 0.1 takes 10% of the unit's points per started hour or day")
+            keys[key] = float(value)
+    if "timezone" in raw:
+        try:
+            zone = ZoneInfo(str(raw["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = None
+        if zone is None or not isinstance(raw["timezone"], str):
+            raise ConfigError(f"{path}: {where} timezone = {raw['timezone']!r} is not a time zone name",
+                              "give the IANA name nbgrader's exchange uses (Exchange.timezone), e.g. \"Europe/Berlin\"")
+        keys["timezone"] = raw["timezone"]
+    if "per" in raw:
+        if raw["per"] not in PERIODS:
+            raise ConfigError(f"{path}: {where} per = {raw['per']!r} must be \"hour\" or \"day\"")
+        keys["per"] = raw["per"]
+    return keys
 
 
 def _grading(raw: object, path: Path) -> Grading:
@@ -209,9 +263,20 @@ def _grading(raw: object, path: Path) -> Grading:
     return Grading(secret_file=raw.get("secret_file"), secret_env=raw.get("secret_env"))
 
 
-def _unit(raw: dict, path: Path) -> Unit:
+def _unit(raw: dict, path: Path, version: int = SCHEMA_VERSION) -> Unit:
     if "id" not in raw:
         raise ConfigError(f"{path}: a [[units]] entry has no id")
+    where = f"unit {raw['id']}"
+    if version < 2 and ("deadline" in raw or "late" in raw):
+        raise ConfigError(f"{path}: {where} has a deadline or late rule, which needs schema_version = 2",
+                          "set schema_version = 2: a grader that reads only version 1 would ignore the deadline")
+    deadline = None
+    if "deadline" in raw:
+        try:
+            deadline = parse_deadline(raw["deadline"], f"{where} deadline")
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+    late = _late_keys(raw["late"], f"{where} late", path) if "late" in raw else {}
     exercises = []
     for ex in raw.get("exercises", []):
         if "name" not in ex:
@@ -223,6 +288,8 @@ def _unit(raw: dict, path: Path) -> Unit:
         title=str(raw.get("title", raw["id"])),
         exercises=tuple(exercises),
         quiz=QuizConfig(float(quiz.get("points", 10)), bool(quiz.get("practice", False))) if quiz else None,
+        deadline=deadline,
+        late=late,
     )
 
 

@@ -12,7 +12,7 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 # torch is pinned: this wheel is the CPU build kept on local disk; an unpinned
 # torch would pull a CUDA build of several GB. Any recent torch works with the code.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[test,cluster]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0" -e ".[test,cluster,similarity,nbgrader]"
 # course.toml's [environment] packages: what this course's notebooks import beyond the grader's own
 mapfile -t extra < <(.venv/bin/python -c 'import sys, tomllib; t = tomllib.load(open("course.toml", "rb")).get("environment", {}); print(*t.get("packages", []), sep="\n")' | sed '/^$/d')
 if (( ${#extra[@]} )); then

@@ -18,11 +18,16 @@ def counts_quiz(unit: Unit) -> bool:
 
 
 def total(grade: StoredGrade, unit: Unit) -> float:
-    """Exercise points plus the quiz's, when the quiz counts and was recorded."""
-    points = grade.score
+    """Exercise points plus the quiz's (when the quiz counts and was recorded), less the late penalty."""
+    points = grade.score - (grade.penalty or 0.0)
     if grade.quiz is not None and counts_quiz(unit):
         points += float(grade.quiz["score"])
     return round(points, 4)
+
+
+def shows_lateness(grades: list[StoredGrade], unit: Unit) -> bool:
+    """Whether exports carry lateness columns: the unit has a deadline, or some grade was penalised."""
+    return unit.deadline is not None or any(g.penalty or g.late_seconds for g in grades)
 
 
 def max_total(unit: Unit) -> float:
@@ -38,10 +43,16 @@ def csv_text(grades: Iterable[StoredGrade], unit: Unit) -> str:
 
     A student whose grading failed for a reason on the grader's side gets empty cells
     rather than a zero, so that an import does not record a grade the student never got.
+    When the unit has a deadline, `submitted_at`, `late_hours` and `late_penalty` come before
+    the total, and the total is net of the penalty.
     """
+    grades = list(grades)
+    late = shows_lateness(grades, unit)
     header = ["student_id", *(e.name for e in unit.exercises)]
     if counts_quiz(unit):
         header.append("quiz")
+    if late:
+        header += ["submitted_at", "late_hours", "late_penalty"]
     header.append("total")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -56,6 +67,8 @@ def csv_text(grades: Iterable[StoredGrade], unit: Unit) -> str:
             row.append(_num(stored.score if stored else 0.0))
         if counts_quiz(unit):
             row.append(_num(float(grade.quiz["score"])) if grade.quiz else "")
+        if late:
+            row += [grade.submitted_at or "", _num(round(grade.late_seconds / 3600, 2)), _num(grade.penalty)]
         row.append(_num(total(grade, unit)))
         writer.writerow(row)
     return out.getvalue()
@@ -67,6 +80,7 @@ def summary_json(grades: Iterable[StoredGrade], unit: Unit) -> dict:
     for grade in grades:
         students[grade.student] = {
             "total": total(grade, unit), "max_total": max_total(unit), "error": grade.error,
+            "submitted_at": grade.submitted_at, "late_seconds": grade.late_seconds, "penalty": grade.penalty,
             "exercises": {name: {"score": ex.score, "max_score": ex.max_score, "error": ex.error}
                           for name, ex in grade.exercises.items()},
         }

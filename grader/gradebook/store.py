@@ -171,6 +171,27 @@ class Gradebook:
             c.execute("INSERT INTO gradings (unit, student, status, content_hash, score, graded_at, run_id)"
                       " VALUES (?,?,?,?,?,?,?)", (unit, student, status, content_hash, result.score, stamp, run_id))
 
+    def set_lateness(self, unit: str, student: str, submitted_at: str | None, late_seconds: float, penalty: float,
+                     *, note: str | None = None, note_prefix: str = "") -> bool:
+        """Update a recorded grade's lateness in place (grader.late); notes starting with note_prefix are replaced.
+
+        Returns whether anything changed; a grade that is not there is left alone.
+        """
+        with self._transaction() as c:
+            row = c.execute("SELECT notes, submitted_at, late_seconds, penalty FROM submissions"
+                            " WHERE unit = ? AND student = ?", (unit, student)).fetchone()
+            if row is None:
+                return False
+            notes = [n for n in json.loads(row[0]) if not (note_prefix and n.startswith(note_prefix))]
+            if note:
+                notes.append(_text(note))
+            new = (json.dumps(notes), submitted_at, float(late_seconds), float(penalty))
+            if new == tuple(row):
+                return False
+            c.execute("UPDATE submissions SET notes = ?, submitted_at = ?, late_seconds = ?, penalty = ?"
+                      " WHERE unit = ? AND student = ?", (*new, unit, student))
+            return True
+
     def record_quiz(self, unit: str, student: str, quiz: dict, *, answers_hash: str | None = None) -> None:
         """Store a quiz result (`QuizResult.to_json()`: score, max_score, questions) for a student.
 

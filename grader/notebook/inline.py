@@ -50,6 +50,17 @@ class CheckReport:
     def passed(self) -> bool:
         return self.result.passed
 
+    def points(self) -> float:
+        """Show this report and return the points earned (an nbgrader test cell's last line: its score)."""
+        shell = _ipython()
+        if shell is not None:
+            from IPython.display import display  # type: ignore[import-not-found]
+
+            display(self)
+        else:
+            print(repr(self))
+        return float(self.result.score)
+
     def _repr_html_(self) -> str:
         from ..report.html import render_html
 
@@ -62,10 +73,16 @@ class CheckReport:
 
 
 def check_from_notebook(exercises: tuple[str, ...], *, unit: str | None, path: str | None,
-                        device: str) -> CheckReport | None:
-    """Check the named exercises (all of the unit when none are named)."""
+                        device: str, hidden: bool = False) -> CheckReport | None:
+    """Check the named exercises (all of the unit when none are named).
+
+    With `hidden` (an nbgrader autograder-tests cell) a failure to check raises, so that
+    nbgrader scores the cell 0 and shows why, instead of printing a line.
+    """
     if os.environ.get("GRADER_WORKER"):
         return None  # inside a grading worker a check cell does nothing
+    if hidden:
+        return _check(exercises, unit, path, device, hidden=True)
     try:
         return _check(exercises, unit, path, device)
     except GraderError as exc:
@@ -78,7 +95,8 @@ def check_from_notebook(exercises: tuple[str, ...], *, unit: str | None, path: s
     return None
 
 
-def _check(exercises: tuple[str, ...], unit: str | None, path: str | None, device: str) -> CheckReport | None:
+def _check(exercises: tuple[str, ...], unit: str | None, path: str | None, device: str,
+           hidden: bool = False) -> CheckReport | None:
     from ..config import find_course_root
 
     if not all(isinstance(name, str) for name in exercises) or not isinstance(unit, (str, type(None))):
@@ -87,8 +105,12 @@ def _check(exercises: tuple[str, ...], unit: str | None, path: str | None, devic
     request = {"version": PROTOCOL_VERSION, "course": str(find_course_root()), "cwd": os.getcwd(), "unit": unit,
                "exercises": list(exercises), "device": str(device),
                "cells": history if path is None else None, "path": os.path.abspath(path) if path else None}
+    if hidden:
+        request["cases"] = "hidden"
     reply = ask_trusted_process(request) if history is None else ask_helper(request)
     if "error" in reply:
+        if hidden:
+            raise GraderError(printable(reply["error"], newlines=True).removeprefix("error: "))
         print(f"grader: {printable(reply['error'], newlines=True)}")
         return None
     warm = reply.get("warm")
@@ -245,7 +267,9 @@ def _relay(stream: IO[bytes], tail: deque[str]) -> None:
             continue
         tail.append(line)
         if debug or line.startswith("grader: "):
-            print(printable(line), file=sys.stderr, flush=True)
+            # nbgrader scores a test cell with any stderr output 0 (utils.determine_grade): there, say it on stdout
+            out = sys.stdout if os.environ.get("NBGRADER_EXECUTION") else sys.stderr
+            print(printable(line), file=out, flush=True)
     stream.close()
 
 

@@ -172,7 +172,9 @@ def _base_name(node: ast.AST) -> str | None:
 
 
 def _is_check_cell(tree: ast.Module) -> bool:
-    """Only `from grader import check`, `check(...)`, `report = check(...)` (and a bare name to show it)."""
+    """Only `from grader import check`, `check(...)`, `report = check(...)` (and a bare name to show it),
+    or an nbgrader test cell of `grader export-nbgrader` (`report = None`, `report = report or check(...)`,
+    `report.points() if report else 0.0`)."""
     if not tree.body:
         return False
     calls = 0
@@ -182,10 +184,17 @@ def _is_check_cell(tree: ast.Module) -> bool:
         if isinstance(statement, ast.Import) and all(a.name == "grader" for a in statement.names):
             continue
         value = statement.value if isinstance(statement, (ast.Expr, ast.Assign)) else None
+        if isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or):
+            value = value.values[-1]
         if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "check":
             calls += 1
             continue
         if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Name):
+            continue
+        if isinstance(statement, ast.Assign) and isinstance(value, ast.Constant) and value.value is None:
+            continue
+        if isinstance(value, ast.IfExp) and isinstance(value.body, ast.Call) and \
+                isinstance(value.body.func, ast.Attribute) and value.body.func.attr == "points":
             continue
         return False
     return calls > 0

@@ -11,7 +11,8 @@ worker as `grader check` does, and answers with the result. Nothing of the plan 
 back: only the result a student may read, and in `serve` a few process figures ("warm").
 
     request  {"version": 1, "course": ROOT, "cwd": DIR, "unit": ID | null, "exercises": [NAME, ...],
-              "device": "auto", "cells": [[SOURCE, ORIGIN], ...] | null, "path": FILE | null}
+              "device": "auto", "cells": [[SOURCE, ORIGIN], ...] | null, "path": FILE | null,
+              "cases": "hidden"}   (optional: the hidden checks of `grader grade`, instructor course only)
     reply    {"version": 1, "result": UnitResult.to_json(weights=True), "warm": {...}}
              {"version": 1, "error": "error: no unit 'unit9' ...", "exit_code": 2}
 
@@ -150,17 +151,33 @@ def answer(request: Any, checker: Any = None) -> UnitResult:
     unit_id = _field(request, "unit", (str, type(None))) or infer_unit(course, exercises, cwd.name)
     cells = _field(request, "cells", (list, type(None)))
     path = _field(request, "path", (str, type(None)))
+    secret = _hidden_secret(course, request.get("cases", "public"))
     submission = None
     if cells is not None:
         if not all(isinstance(c, list) and len(c) == 2 and all(isinstance(s, str) for s in c) for c in cells):
             raise GraderFailure("the notebook sent cells this grader cannot read")
         pairs = [(source, origin) for source, origin in cells]
         if checker is not None:
-            return checker.check(course, unit_id, exercises, _field(request, "device", str), pairs)
+            return checker.check(course, unit_id, exercises, _field(request, "device", str), pairs, secret=secret)
         submission = from_cells(pairs, HISTORY)
     return check_unit(unit_id, path=Path(path) if path else (None if submission else cwd), course=course,
                       exercises=exercises or None, device=_field(request, "device", str), quiz=False,
-                      submission=submission)
+                      submission=submission, secret=secret)
+
+
+def _hidden_secret(course: Any, cases: Any) -> str | None:
+    """The course secret when the request asks for the hidden checks (an nbgrader test cell), else None."""
+    if cases == "public":
+        return None
+    if cases != "hidden":
+        raise GraderFailure("the notebook's request has no valid 'cases'")
+    if course.release is not None:
+        raise UsageError("the hidden checks run only in the instructor's course, not in a student release",
+                         "nbgrader's autograde finds it through GRADER_COURSE, set in nbgrader_config.py "
+                         "(`grader export-nbgrader`)")
+    from ..secret import course_secret
+
+    return course_secret(course)
 
 
 def _field(request: dict, name: str, kind: type | tuple[type, ...]) -> Any:

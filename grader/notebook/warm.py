@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect import from_cells
-from .needed import select_cells
+from .needed import Selection, select_cells
 
 HISTORY = "this notebook's kernel history"
 IDLE_ENV = "GRADER_CHECK_IDLE"   # seconds a warm zygote (and its slot) is kept without a check
@@ -72,8 +72,12 @@ class WarmChecker:
         self._lock = threading.Lock()
 
     def check(self, course: Any, unit_id: str, exercises: list[str], device: str,
-              cells: list[tuple[str, str]]) -> Any:
-        """The UnitResult for the cells, as `grader check` gives it for the cells the exercises need."""
+              cells: list[tuple[str, str]], secret: str | None = None) -> Any:
+        """The UnitResult for the cells, as `grader check` gives it for the cells the exercises need.
+
+        With the course secret: the hidden checks, on every cell as `grader grade` runs them (an
+        nbgrader test cell's score must equal grade's), so no cell is skipped.
+        """
         from ..api import check_launcher, worker_failure
         from ..checking import run_checks
         from ..runner.session import WorkerFailure
@@ -83,7 +87,7 @@ class WarmChecker:
             unit.exercise(name)
         only = exercises or None
         self._wanted = (course, device)
-        names = self._entry_guess(course, unit, only)
+        names = self._entry_guess(course, unit, only) if secret is None else EVERY_CELL
         if names is None:                     # unreadable without planning: plan first
             names = entry_names(self._plan(course, unit, device, only))
         selection, submission = _select(cells, names)
@@ -93,8 +97,8 @@ class WarmChecker:
             session = _session(course, launcher, submission)
             try:
                 session.start()               # a cold worker imports torch while the plan is made
-                plan = self._plan(course, unit, device, only)
-                if not entry_names(plan) <= names:   # the text of the checks named fewer: select again
+                plan = self._plan(course, unit, device, only, secret)
+                if names is not EVERY_CELL and not entry_names(plan) <= names:   # the checks' text named fewer
                     session.close()
                     selection, submission = _select(cells, entry_names(plan))
                     session = _session(course, launcher, submission)
@@ -168,8 +172,11 @@ class WarmChecker:
             return None
         return set().union(*(entries[name] for name in wanted))
 
-    def _plan(self, course: Any, unit: Any, device: str, only: list[str] | None) -> Any:
-        key = (str(course.root), unit.id, device, tuple(only or ()), _fingerprint(course, unit.id))
+    def _plan(self, course: Any, unit: Any, device: str, only: list[str] | None, secret: str | None = None) -> Any:
+        from ..secret import secret_fingerprint
+
+        cases = "public" if secret is None else secret_fingerprint(secret)
+        key = (str(course.root), unit.id, device, tuple(only or ()), cases, _fingerprint(course, unit.id))
         plan = self.plans.get(key)
         if plan is None:
             if course.release is not None:   # a student release: the public checks are data
@@ -179,8 +186,8 @@ class WarmChecker:
             else:
                 from ..checking import plan_unit
 
-                plan = plan_unit(course, unit, device=device, only=only)
-            self.plans = {k: v for k, v in self.plans.items() if k[:4] != key[:4]}  # an older plan of an edited unit
+                plan = plan_unit(course, unit, device=device, only=only, secret=secret)
+            self.plans = {k: v for k, v in self.plans.items() if k[:5] != key[:5]}  # an older plan of an edited unit
             self.plans[key] = plan
         return plan
 
@@ -225,7 +232,12 @@ class WarmChecker:
         return proc is None or proc.poll() is None
 
 
+EVERY_CELL: set[str] = set()   # marks a check that runs every cell (the hidden checks), never selected
+
+
 def _select(cells: list[tuple[str, str]], names: set[str]) -> tuple[Any, Any]:
+    if names is EVERY_CELL:
+        return Selection(list(range(len(cells))), [], []), from_cells(cells, HISTORY)
     selection = select_cells([source for source, _ in cells], names)
     return selection, from_cells([cells[i] for i in selection.kept], HISTORY)
 

@@ -243,22 +243,49 @@ def grade_answers(variant: Variant, answers: Mapping[str, Any], *, reveal: bool,
         if q.id not in answers:
             results.append(_missing(q))
             continue
-        try:
-            parsed = parse_answer(q, answers[q.id])
-        except AnswerFormatError as exc:
-            results.append(_format_error(q, exc))
-            continue
-        except Exception as exc:  # noqa: BLE001  (one pathological answer is that question's result)
-            results.append(_unreadable(q, exc))
-            continue
-        try:
-            results.append(grade_one(q, parsed, reveal=reveal, timeout=timeout))
-        except Exception as exc:  # noqa: BLE001  (RecursionError, MemoryError, ArithmeticError, ...)
-            # one pathological answer must not stop the batch: record it and go on
-            results.append(QuestionResult(q.id, "undecided", f"could not be checked "
-                                          f"({type(exc).__name__}); write a simpler form",
-                                          0.0, q.points))
+        result = _grade_raw(q, answers[q.id], reveal=reveal, timeout=timeout)
+        result.answer = plain_answer(answers[q.id])
+        results.append(result)
     return QuizResult(unit=variant.unit, student=variant.student, questions=results)
+
+
+def _grade_raw(q: Question, raw: Any, *, reveal: bool, timeout: float) -> QuestionResult:
+    try:
+        parsed = parse_answer(q, raw)
+    except AnswerFormatError as exc:
+        return _format_error(q, exc)
+    except Exception as exc:  # noqa: BLE001  (one pathological answer is that question's result)
+        return _unreadable(q, exc)
+    try:
+        return grade_one(q, parsed, reveal=reveal, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001  (RecursionError, MemoryError, ArithmeticError, ...)
+        # one pathological answer must not stop the batch: record it and go on
+        return QuestionResult(q.id, "undecided", f"could not be checked ({type(exc).__name__}); "
+                              "write a simpler form", 0.0, q.points)
+
+
+MAX_ANSWER_CHARS = 200   # of one answer kept for item analysis
+MAX_ANSWER_ITEMS = 50
+
+
+def plain_answer(value: Any) -> Any:
+    """A student's raw answer as bounded plain JSON (str, int, float, bool, lists, dicts) for the gradebook.
+
+    TOML dates and times become text, so do non-finite floats and huge integers; long text is clipped.
+    """
+    if isinstance(value, bool) or value is None:
+        return value
+    if _is_int(value):
+        return value if abs(value) < 10**18 else _shown(value, MAX_ANSWER_CHARS)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, str):
+        return clip(value, MAX_ANSWER_CHARS)
+    if isinstance(value, list):
+        return [plain_answer(v) for v in value[:MAX_ANSWER_ITEMS]]
+    if isinstance(value, dict):
+        return {clip(str(k), 60): plain_answer(v) for k, v in list(value.items())[:MAX_ANSWER_ITEMS]}
+    return clip(str(value), MAX_ANSWER_CHARS)
 
 
 def _verdict(q: Question, fraction: float, wrong: str, reveal: bool, key: str, hint: str = "",

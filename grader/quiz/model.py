@@ -192,6 +192,7 @@ class QuestionResult:
     message: str
     score: float = 0.0
     max_score: float = 0.0
+    answer: Any = None   # what the student wrote, as plain JSON (None: no answer); for item analysis
 
     @property
     def is_error(self) -> bool:
@@ -199,8 +200,11 @@ class QuestionResult:
         return self.status in ("missing", "format_error")
 
     def to_json(self) -> dict[str, Any]:
-        """The per-question entry of ``QuizResult.to_json``."""
-        return {"score": self.score, "max_score": self.max_score, "message": self.message}
+        """The per-question entry of ``QuizResult.to_json`` (with ``answer`` when the student gave one)."""
+        data = {"score": self.score, "max_score": self.max_score, "message": self.message}
+        if self.answer is not None:
+            data["answer"] = self.answer
+        return data
 
 
 @dataclass
@@ -222,7 +226,7 @@ class QuizResult:
         return round(sum(q.max_score for q in self.questions), 6)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"score", "max_score", "questions": {qid: {"score", "max_score", "message"}}}``."""
+        """``{"score", "max_score", "questions": {qid: {"score", "max_score", "message"[, "answer"]}}}``."""
         return {
             "score": self.score,
             "max_score": self.max_score,
@@ -237,5 +241,6 @@ class QuizResult:
             score, max_score = float(q.get("score", 0)), float(q.get("max_score", 0))
             status = "correct" if max_score and score >= max_score else (
                 "partial" if score > 0 else "incorrect")
-            questions.append(QuestionResult(qid, status, str(q.get("message", "")), score, max_score))
+            questions.append(QuestionResult(qid, status, str(q.get("message", "")), score, max_score,
+                                            answer=q.get("answer")))
         return cls(unit=unit, student=student, questions=questions)

@@ -180,13 +180,19 @@ def _write_notebooks(course: Course, unit: Unit, work: Path) -> None:
 
 
 def stamp_notebook(text: str, version: str, unit: str) -> str:
-    """The notebook with metadata.dl_grader = {course_version, unit}, and no outputs left in it."""
-    nb = json.loads(text)
-    nb.setdefault("metadata", {})[NOTEBOOK_KEY] = {"course_version": version, "unit": unit}
-    for cell in nb.get("cells", []):
-        if cell.get("cell_type") == "code":
-            cell["outputs"], cell["execution_count"] = [], None
-    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    """The notebook with metadata.dl_grader = {course_version, unit}, and no outputs left in it.
+
+    Read and written with nbformat: an nbformat 3 starter is released as 4.5, every cell has
+    an id, and the notebook is validated before it is written.
+    """
+    from ..notebook.nbio import reads, writes
+
+    nb = reads(text)
+    nb.metadata[NOTEBOOK_KEY] = {"course_version": version, "unit": unit}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return writes(nb) + "\n"
 
 
 def _write_checks(course: Course, unit: Unit, work: Path) -> UnitExport:

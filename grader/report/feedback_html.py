@@ -9,6 +9,7 @@ import html
 
 from ..config import Unit
 from ..gradebook.export import max_total, total
+from ..late import describe
 from ..gradebook.store import StoredExercise, StoredGrade
 from .html import group_failures, with_code
 
@@ -43,6 +44,9 @@ def render_feedback(grade: StoredGrade, unit: Unit, *, course_name: str = "") ->
                      f"<td>{passed} / {len(ex.checks)}</td></tr>")
     if grade.quiz is not None:
         parts.append(f"<tr><td>quiz</td><td>{grade.quiz['score']:g} / {grade.quiz['max_score']:g}</td><td></td></tr>")
+    if grade.penalty:
+        parts.append(f"<tr><td>late penalty</td><td>-{grade.penalty:g}</td><td>handed in "
+                     f"{e(describe(grade.late_seconds))} after the deadline</td></tr>")
     parts.append("</table>")
     for ex in grade.exercises.values():
         parts.extend(_exercise(ex))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from ..config import Unit
 from ..gradebook.export import counts_quiz, max_total, total
 from ..gradebook.store import StoredGrade
+from ..late import NOTE_PREFIX as LATE_NOTE
+from ..late import describe
 from .safe import clip, printable
 
 
@@ -97,7 +99,13 @@ def needs_attention(grade: StoredGrade) -> list[tuple[str, str]]:
         found.append(("grader error", grade.error or "unknown"))
     elif grade.status == "ungradable":
         found.append(("not graded", grade.error or "unknown"))
+    if grade.late_seconds:   # (work within the grace period is recorded as on time: 0)
+        found.append(("late", f"handed in {describe(grade.late_seconds)} after the deadline"
+                              + (f"; -{grade.penalty:g} points" if grade.penalty else "")))
     for note in grade.notes:
+        if note.startswith(LATE_NOTE):
+            found.append(("late", note[len(LATE_NOTE):]))
+            continue
         kind = next((k for k, markers in ATTENTION if any(m in note for m in markers)), None)
         if kind is not None and (kind, note) not in found and note != grade.error:
             found.append((kind, note))

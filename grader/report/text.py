@@ -35,6 +35,11 @@ def render_unit(result: UnitResult, *, color: bool = False, width: int = 88, ver
     return "\n".join(lines) + "\n"
 
 
+def render_exercise(ex: ExerciseResult, *, width: int = 88) -> str:
+    """One exercise's part of the report, without colour (Gradescope's per-test output)."""
+    return "\n".join(_exercise(ex, lambda _code, text: text, width, False)) + "\n"
+
+
 def _exercise(ex: ExerciseResult, paint, width: int, verbose: bool) -> list[str]:  # noqa: ANN001
     counted = ex.counted
     passed = sum(c.passed for c in counted)

@@ -28,7 +28,7 @@ NO_MAX = "def softmax(z, dim=-1):\n    e = z.exp()\n    return e / e.sum(dim=dim
 SOLUTIONS = ROOT / "solutions"
 SOLUTION_STEMS = {path.stem for path in SOLUTIONS.glob("*/*.py")}
 # what check() may import into the kernel: the course file reader, the results and their renderers
-KERNEL_MODULES = {"grader", "grader.config", "grader.errors", "grader.notebook", "grader.notebook.inline",
+KERNEL_MODULES = {"grader", "grader.config", "grader.errors", "grader.late", "grader.notebook", "grader.notebook.inline",
                   "grader.results", "grader.report", "grader.report.html", "grader.report.safe",
                   "grader.report.text", "grader.quiz", "grader.quiz.check", "grader.quiz.errors"}
 STATE = ("import json as _json, sys as _sys\n"

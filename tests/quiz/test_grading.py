@@ -151,7 +151,10 @@ def test_quiz_result_json_round_trip_and_difficulty(banks: dict[str, Bank]) -> N
     result = grade_answers(v, {"l2_step": v.question("l2_step").answer}, reveal=False)
     data = result.to_json()
     assert set(data) == {"score", "max_score", "questions"}
-    assert data["questions"]["l2_step"] == {"score": 1.0, "max_score": 1.0, "message": "correct"}
+    # the student's own answer travels with the verdict (the gradebook keeps it for item analysis)
+    assert data["questions"]["l2_step"] == {"score": 1.0, "max_score": 1.0, "message": "correct",
+                                            "answer": v.question("l2_step").answer}
+    assert "answer" not in data["questions"][v.questions[-1].id] or v.questions[-1].id == "l2_step"
     assert data["score"] == 1.0 and data["max_score"] == len(v.questions)
     again = QuizResult.from_json(data)
     assert again.to_json() == data

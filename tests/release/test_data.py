@@ -138,7 +138,8 @@ def test_corrupt_check_data_is_a_one_line_error_with_exit_code_2(small, tmp_path
 
 
 def test_grading_and_releasing_need_the_instructor_course(small):
-    for command in (["grade", "unit1", "--submissions", "x"], ["release", "again"], ["export", "unit1"]):
+    for command in (["grade", "unit1", "--submissions", "x"], ["release", "again"], ["export", "unit1"],
+                    ["similarity", "unit1", "--submissions", "x"]):
         proc = subprocess.run([sys.executable, "-m", "grader", *command], cwd=small, capture_output=True, text=True,
                               timeout=120)
         assert proc.returncode == 2 and "needs the instructor course" in proc.stderr, proc.stderr

@@ -1,0 +1,1 @@
+"""Interoperation with the tools instructors already run (nbgrader): exports and gradebook writes."""
