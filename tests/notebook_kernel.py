@@ -14,8 +14,12 @@ import textwrap
 from pathlib import Path
 
 SHELL_DRIVER = textwrap.dedent('''
-    import contextlib, io, json, os, sys
+    import contextlib, io, json, os, signal, sys
     from IPython.core.interactiveshell import InteractiveShell
+
+    # as a Jupyter kernel does: Ctrl-C interrupts a cell, whatever the test runner left ignored or blocked
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     reply = os.fdopen(os.dup(1), "w")
     shell = InteractiveShell.instance()
