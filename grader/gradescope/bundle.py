@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import shlex
 import tempfile
 import zipfile
 from pathlib import Path
 
+from ..atomic import atomic_file
 from ..config import Course, Unit
 from ..errors import UsageError
 
@@ -85,23 +85,13 @@ def _packages(course: Course) -> list[str]:
 def _write_zip(out: Path, files: dict[str, bytes]) -> None:
     """All or nothing: a 0600 temporary file in out's folder, then rename."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, data in sorted(files.items()):
-                info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-                mode = 0o755 if name in EXECUTABLE else 0o600 if name.endswith(".grader-secret") else 0o644
-                info.external_attr = (0o100000 | mode) << 16
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, data)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_file(out, mode=0o600, binary=True) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(files.items()):
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            mode = 0o755 if name in EXECUTABLE else 0o600 if name.endswith(".grader-secret") else 0o644
+            info.external_attr = (0o100000 | mode) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
 
 
 def _torch_pin() -> str:

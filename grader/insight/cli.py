@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from ..atomic import write_text
 from ..config import Course
 from ..errors import UsageError
 from ..report.safe import printable
@@ -76,11 +75,4 @@ def _write(out: Path, text: str) -> None:
         raise UsageError(f"the folder for --out {printable(out)} does not exist")
     if out.is_dir() or out.is_symlink():
         raise UsageError(f"--out {printable(out)} is a folder or a link", "give the path of the report file")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.absolute().parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_text(out, text, mode=0o600)

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..batch import content_hash, discover
+from ..atomic import write_text
 from ..config import Course
 from ..errors import UsageError
 from ..report.safe import printable
@@ -108,16 +107,7 @@ def check_out(out: Path) -> None:
 
 def _write(path: Path, text: str) -> Path:
     """Write atomically: a reader (or a second grader) never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, text)
 
 
 def _starter_text(folder: Path) -> str:
