@@ -17,10 +17,10 @@ class Sources:
     """`sources(student, exercise)`: the last top-level definition of the exercise's entry names, or None."""
 
     def __init__(self, course: Any, unit_id: str, submissions: Path) -> None:
-        from ..notebook.warm import _entries_as_text   # the entry names, read as text from checks.py
+        from ..notebook.warm import entries_as_text   # the entry names, read as text from checks.py
 
         self.unit_id, self.submissions = unit_id, submissions
-        self.entries = _entries_as_text(course, unit_id) or {}
+        self.entries = entries_as_text(course, unit_id) or {}
 
     def __call__(self, student: str, exercise: str) -> str | None:
         from ..notebook.collect import collect

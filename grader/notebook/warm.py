@@ -167,7 +167,7 @@ class WarmChecker:
         for key, plan in self.plans.items():
             if key[:2] == prefix and set(wanted) <= set(plan.cases):
                 return entry_names(plan)
-        entries = _entries_as_text(course, unit.id)
+        entries = entries_as_text(course, unit.id)
         if entries is None or not set(wanted) <= set(entries):
             return None
         return set().union(*(entries[name] for name in wanted))
@@ -250,7 +250,7 @@ def _session(course: Any, launcher: Any, submission: Any) -> Any:
     return Session(launcher, cells, budgets=Budgets.from_limits(course.limits), slot=0)
 
 
-def _entries_as_text(course: Any, unit_id: str) -> dict[str, set[str]] | None:
+def entries_as_text(course: Any, unit_id: str) -> dict[str, set[str]] | None:
     """Each exercise's `entry` names, read without running anything: a release's manifest, or the
     literal `Exercise(name=..., entry=(...))` calls of solutions/<unit>/checks.py. None when unreadable."""
     import ast
